@@ -1,0 +1,103 @@
+// data/synthetic.h: a built-in multimodal sentiment dataset, generated in memory from a seed.
+//
+// Real CMU-MOSI cannot be shipped (see /work/shared/notes/data-sources.md), so the examples
+// and tests train on a synthetic stand-in with MOSI's shapes: three word-aligned modalities
+// (text 300, acoustic 5, visual 20 features per step), 20 to 50 steps per utterance, labels
+// in [-3, 3], and a 1284 / 229 / 686 train / valid / test split. It is built so that the
+// lesson of the fusion papers holds by construction: every modality sees only part of the
+// sentiment, so a model that fuses them beats any single one.
+//
+// The generative process, for one utterance i:
+//
+//   1. Latent factors. z ~ N(0, I_K) (K = 6 by default): the "true" affective state.
+//   2. Sentiment score. s = w . z / |w|, a fixed weighting of all K factors (unit variance).
+//   3. Label. A annotators (3) each give an integer rating
+//          r_a = clip(round(3 tanh(g s) + N(0, sigma_a^2)), -3, 3)
+//      and the label is their mean, y = mean_a r_a: a multiple of 1/A in [-3, 3], exactly
+//      0 now and then (MOSI's labels are also annotator averages). The noise of the
+//      annotators is the floor no model can beat.
+//   4. Length. L ~ Uniform{min_steps .. max_steps}; steps t >= L are padding (zeros).
+//   5. What each modality expresses. Modality m sees only a subset S_m of the factors:
+//      by default text {0, 1, 2, 3}, acoustic {1, 4}, visual {2, 4, 5}. Text alone can
+//      explain about 80% of the variance of s, acoustic and visual about a third each,
+//      and only all three together cover every factor. On top of that, per utterance:
+//        - with probability p_silent one modality (chosen uniformly) says nothing
+//          (e_m = 0: a flat voice, a still face, neutral words);
+//        - with probability p_contradict one modality contradicts the sentiment
+//          (e_m = -1: sarcasm, a polite smile);
+//        - otherwise e_m = +1 for every modality.
+//      A speaker's expressiveness scales the signal: gamma_m = exp(sigma_gamma N(0, 1)).
+//   6. Time. The expression rises and falls over the utterance with a bump
+//          h_t = exp(-((t - c) / width)^2 / 2),  c ~ U(0.2, 0.8) L, width ~ U(0.15, 0.35) L,
+//      rescaled so that its mean over the L valid steps is 1.
+//   7. Nuisance. Per utterance and modality, u_m ~ N(0, I_{R_m}) (who speaks, the room,
+//      the camera): constant over the utterance and unrelated to the sentiment.
+//   8. Features, for t < L:
+//          x_{m,t} = e_m gamma_m h_t a_m A_m z[S_m]  +  b_m B_m u_m  +  sigma_m eps_{m,t}
+//      with eps ~ N(0, I): fresh noise at every step. A_m [D_m, |S_m|] and B_m [D_m, R_m]
+//      are drawn once per dataset (entries N(0, 1/|S_m|) and N(0, 1/R_m), so each term has
+//      unit variance per feature before the scales a_m, b_m, sigma_m).
+//
+// Averaging x_m over the valid steps (what the late-fusion baseline does) keeps the signal
+// (h has mean 1), keeps the nuisance, and divides the noise variance by L: what remains is a
+// noisy, nuisance-laden view of part of z, different for every modality.
+//
+// Determinism: the seed fixes everything. The per-dataset matrices and each split are
+// drawn from their own Philox streams (engine/random.h), so changing train_size leaves
+// the valid and test splits untouched.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+
+namespace fg::data {
+
+struct SyntheticModality {
+  std::string name;
+  std::int64_t dim = 1;               // D_m: features per step
+  std::vector<std::int64_t> factors;  // S_m: the latent factors it expresses
+  std::int64_t nuisance_factors = 0;  // R_m
+  double signal_scale = 1.0;          // a_m
+  double nuisance_scale = 1.0;        // b_m
+  double noise_std = 1.0;             // sigma_m (per step)
+};
+
+struct SyntheticConfig {
+  std::uint64_t seed = 0;
+  std::int64_t train_size = 1284, valid_size = 229, test_size = 686;
+  std::int64_t min_steps = 20, max_steps = 50;
+  std::vector<double> factor_weights = {1.0, 0.8, 0.7, 0.6, 0.6, 0.5};  // w (K = its size)
+  double label_gain = 0.6;          // g
+  std::int64_t annotators = 3;      // A
+  double annotator_noise = 0.6;     // sigma_a
+  double p_silent = 0.15;
+  double p_contradict = 0.10;
+  double expressiveness_std = 0.3;  // sigma_gamma
+  std::vector<SyntheticModality> modalities = default_modalities();
+
+  // text / acoustic / visual with the given feature sizes (MOSI's: 300, 5, 20).
+  static std::vector<SyntheticModality> default_modalities(std::int64_t text_dim = 300, std::int64_t acoustic_dim = 5,
+                                                           std::int64_t visual_dim = 20);
+  // Throws naming the field and what was expected.
+  void validate() const;
+};
+
+// What generated each utterance of a split, for analysis and tests (never model input).
+struct SyntheticTruth {
+  Tensor latent;      // float32 [N, K]: z
+  Tensor score;       // float32 [N]: s
+  Tensor expression;  // float32 [N, M]: e_m (1 expresses, 0 silent, -1 contradicts)
+};
+
+struct SyntheticDataset {
+  MultimodalDataset data;
+  SyntheticTruth train_truth, valid_truth, test_truth;
+};
+
+// Generates all three splits on the CPU. Throws (config.validate()) on a bad config.
+SyntheticDataset make_synthetic_dataset(const SyntheticConfig& config);
+
+}  // namespace fg::data
