@@ -1,0 +1,100 @@
+// data/batching.cpp: epoch orders, batch gathering and modality dropping (data/batching.h).
+#include "data/batching.h"
+
+#include <algorithm>
+
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/random.h"
+
+namespace fg::data {
+
+const Tensor& Batch::modality(const std::string& name) const {
+  for (std::size_t m = 0; m < modality_names.size(); ++m)
+    if (modality_names[m] == name) return features[m];
+  std::string known;
+  for (const auto& n : modality_names) known += (known.empty() ? "" : ", ") + n;
+  FG_FAIL("batch: no modality named '{}' (known: {})", name, known);
+}
+
+std::vector<std::int64_t> epoch_order(std::int64_t n, bool shuffle, std::uint64_t seed, std::int64_t epoch) {
+  FG_CHECK(n >= 0, "epoch_order: n must be >= 0, got {}", n);
+  FG_CHECK(epoch >= 0, "epoch_order: epoch must be >= 0, got {}", epoch);
+  if (!shuffle) {
+    std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) order[i] = i;
+    return order;
+  }
+  Generator gen(derive_seed(seed, static_cast<std::uint64_t>(epoch)));
+  return randperm(n, gen).to_vector<std::int64_t>();
+}
+
+Batch gather_batch(const MultimodalSplit& split, const std::vector<std::int64_t>& rows, bool trim_padding,
+                   Device device) {
+  const std::int64_t n = split.size();
+  FG_CHECK(!rows.empty(), "gather_batch: no rows requested from split '{}'", split.name);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    FG_CHECK(rows[i] >= 0 && rows[i] < n, "gather_batch: rows[{}] = {} is outside split '{}' of {} rows", i, rows[i],
+             split.name, n);
+  const auto b = static_cast<std::int64_t>(rows.size());
+  const Tensor idx = from_vector(rows, {b}, TensorOptions{DType::i64});
+
+  Batch out;
+  out.rows = rows;
+  out.modality_names = split.modality_names;
+  out.lengths = index_select(split.lengths, 0, idx);
+  out.labels = index_select(split.labels, 0, idx);
+  std::int64_t steps = split.max_steps();
+  if (trim_padding) {
+    const auto lens = out.lengths.to_vector<std::int64_t>();
+    steps = *std::max_element(lens.begin(), lens.end());
+  }
+  out.mask = index_select(split.mask, 0, idx);
+  if (steps != split.max_steps()) out.mask = slice(out.mask, 1, 0, steps);
+  for (const Tensor& f : split.features) {
+    Tensor x = index_select(f, 0, idx);
+    if (steps != split.max_steps()) x = slice(x, 1, 0, steps);
+    out.features.push_back(x);
+  }
+  if (!device.is_cpu()) {
+    for (Tensor& f : out.features) f = f.to(device);
+    out.mask = out.mask.to(device);
+    out.lengths = out.lengths.to(device);
+    out.labels = out.labels.to(device);
+  }
+  return out;
+}
+
+BatchLoader::BatchLoader(const MultimodalSplit& split, const BatchOptions& options) : split_(split), options_(options) {
+  FG_CHECK(options.batch_size >= 1, "BatchLoader: batch_size must be >= 1, got {}", options.batch_size);
+  split_.validate();
+  set_epoch(0);
+}
+
+std::int64_t BatchLoader::num_batches() const {
+  return (split_.size() + options_.batch_size - 1) / options_.batch_size;
+}
+
+void BatchLoader::set_epoch(std::int64_t epoch) {
+  epoch_ = epoch;
+  order_ = epoch_order(split_.size(), options_.shuffle, options_.seed, epoch);
+}
+
+Batch BatchLoader::batch(std::int64_t i) const {
+  FG_CHECK(i >= 0 && i < num_batches(), "BatchLoader: batch {} is outside [0, {}) for split '{}'", i, num_batches(),
+           split_.name);
+  const std::int64_t begin = i * options_.batch_size;
+  const std::int64_t end = std::min(begin + options_.batch_size, split_.size());
+  const std::vector<std::int64_t> rows(order_.begin() + begin, order_.begin() + end);
+  return gather_batch(split_, rows, options_.trim_padding, options_.device);
+}
+
+void zero_modalities(Batch& batch, const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    const Tensor& f = batch.modality(name);  // throws on an unknown name
+    const auto m = static_cast<std::size_t>(&f - batch.features.data());
+    batch.features[m] = zeros_like(f);
+  }
+}
+
+}  // namespace fg::data

@@ -1,0 +1,91 @@
+// data/batching.h: mini-batches of a MultimodalSplit (data/dataset.h).
+//
+// An epoch visits every row once. With shuffling, epoch e visits the rows in the order of a
+// permutation drawn from a Philox stream seeded by (seed, e), so each epoch has its own
+// order and a run is reproducible from its seed alone, whatever happened in earlier epochs.
+// Batches are consecutive slices of that order of batch_size rows; the last one keeps what
+// is left (a partial batch is never dropped, so every row is seen).
+//
+// A batch is gathered with index_select along the rows:
+//
+//   features[m]  float32 [B, T_b, D_m]   T_b = the longest utterance in the batch when
+//   mask         float32 [B, T_b]        trim_padding is on (the default), else the split's T
+//   lengths      int64   [B]
+//   labels       float32 [B]
+//   rows         the split's rows, in batch order
+//
+// Shorter utterances stay padded with zeros after their length; models must use the mask
+// (e.g. a masked mean over time), never assume every step is real.
+//
+// Robustness experiments drop modalities at inference: zero_modalities() replaces the
+// named modalities' features with zeros (shapes, mask and labels unchanged).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "engine/device.h"
+#include "engine/tensor.h"
+
+namespace fg::data {
+
+struct Batch {
+  std::vector<std::string> modality_names;
+  std::vector<Tensor> features;  // float32 [B, T_b, D_m] each
+  Tensor mask;                   // float32 [B, T_b]
+  Tensor lengths;                // int64 [B]
+  Tensor labels;                 // float32 [B]
+  std::vector<std::int64_t> rows;
+
+  std::int64_t size() const { return static_cast<std::int64_t>(rows.size()); }
+  // Features of a modality by name; throws naming it and the known names.
+  const Tensor& modality(const std::string& name) const;
+};
+
+struct BatchOptions {
+  std::int64_t batch_size = 32;
+  bool shuffle = true;         // false: rows in order 0..N-1 every epoch (for evaluation)
+  std::uint64_t seed = 0;
+  bool trim_padding = true;    // cut the time axis to the batch's longest utterance
+  Device device = Device::cpu();
+};
+
+// The rows in the order epoch `epoch` visits them: 0..n-1 without shuffling, else a
+// permutation drawn from derive_seed(seed, epoch).
+std::vector<std::int64_t> epoch_order(std::int64_t n, bool shuffle, std::uint64_t seed, std::int64_t epoch);
+
+// Gathers the given rows of `split` into a batch on `device`. Throws naming the split and
+// the bad row if a row is out of range, or if `rows` is empty.
+Batch gather_batch(const MultimodalSplit& split, const std::vector<std::int64_t>& rows, bool trim_padding = true,
+                   Device device = Device::cpu());
+
+// Walks a split in mini-batches. Holds tensor handles of the split (no copy of the data).
+class BatchLoader {
+ public:
+  BatchLoader(const MultimodalSplit& split, const BatchOptions& options);
+
+  // ceil(N / batch_size): the last, partial batch is kept.
+  std::int64_t num_batches() const;
+  // Selects the order of epoch `epoch` (epoch 0 until called).
+  void set_epoch(std::int64_t epoch);
+  std::int64_t epoch() const { return epoch_; }
+  const std::vector<std::int64_t>& order() const { return order_; }
+  // Batch i of the current epoch, 0 <= i < num_batches().
+  Batch batch(std::int64_t i) const;
+  const MultimodalSplit& split() const { return split_; }
+  const BatchOptions& options() const { return options_; }
+
+ private:
+  MultimodalSplit split_;
+  BatchOptions options_;
+  std::int64_t epoch_ = 0;
+  std::vector<std::int64_t> order_;
+};
+
+// Replaces the features of each named modality by zeros (a missing modality). Throws
+// naming an unknown modality and the known ones.
+void zero_modalities(Batch& batch, const std::vector<std::string>& names);
+
+}  // namespace fg::data
