@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# tools/setup.sh: install the Debian packages fusegrad needs (only what is missing), then
+# configure and build.
+#
+#   bash tools/setup.sh                 # build + test packages, configure, build everything
+#   bash tools/setup.sh --deps          # packages only
+#   bash tools/setup.sh --demo          # build packages only (no PyTorch), build the examples
+#
+# Environment: BUILD_DIR (default build), FUSEGRAD_CUDA (ON/OFF; default ON when nvcc is
+# found, CPU-only otherwise), CMAKE_CUDA_ARCHITECTURES (default 90), JOBS, TARGETS (ninja
+# targets to build; default all), EXTRA_CMAKE_ARGS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODE=${1:-all}
+BUILD_PKGS=(cmake ninja-build g++ pkg-config
+            libfmt-dev doctest-dev libbenchmark-dev libhdf5-dev libopenblas-dev libcli11-dev nlohmann-json3-dev)
+TEST_PKGS=(python3 python3-torch python3-numpy python3-h5py python3-matplotlib)
+PACKAGES=("${BUILD_PKGS[@]}")
+[ "$MODE" = "--demo" ] || PACKAGES+=("${TEST_PKGS[@]}")
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing missing Debian packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all Debian packages present"
+fi
+[ "$MODE" = "--deps" ] && exit 0
+
+# nvcc lives outside PATH in the CUDA toolkit's folder
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH=/usr/local/cuda/bin:$PATH
+fi
+if [ -z "${FUSEGRAD_CUDA:-}" ]; then
+  if command -v nvcc >/dev/null 2>&1; then FUSEGRAD_CUDA=ON; else FUSEGRAD_CUDA=OFF; fi
+fi
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc)}
+echo "setup: configuring $BUILD_DIR (FUSEGRAD_CUDA=$FUSEGRAD_CUDA)"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFUSEGRAD_CUDA="$FUSEGRAD_CUDA" \
+  -DCMAKE_CUDA_ARCHITECTURES="${CMAKE_CUDA_ARCHITECTURES:-90}" ${EXTRA_CMAKE_ARGS:-}
+# shellcheck disable=SC2086
+cmake --build "$BUILD_DIR" -j "$JOBS" ${TARGETS:+--target $TARGETS}
