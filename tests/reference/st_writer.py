@@ -19,7 +19,9 @@ def save(path, tensors, metadata=None):
     blobs = []
     offset = 0
     for name in sorted(tensors):
-        arr = np.ascontiguousarray(tensors[name])
+        # np.ascontiguousarray promotes 0-d arrays to shape (1,): restore the shape so a 0-d
+        # tensor (a loss, a reduction over all elements) is stored with shape []
+        arr = np.ascontiguousarray(tensors[name]).reshape(np.shape(tensors[name]))
         if arr.dtype not in _DTYPES:
             raise TypeError(f"{name}: unsupported dtype {arr.dtype}")
         data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
