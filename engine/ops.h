@@ -170,3 +170,6 @@ Tensor randn(const Shape& shape, Generator& gen, TensorOptions opts = {}, double
 Tensor randperm(std::int64_t n, Generator& gen, TensorOptions opts = TensorOptions{DType::i64});
 
 }  // namespace fg
+
+// Statistics ops used by the dependency estimators (engine/ops_stats.cpp).
+#include "engine/ops_stats.h"
