@@ -1,0 +1,184 @@
+// tests/test_estimators_known_answer.cpp: estimators against answers known in closed form.
+//
+// Gaussian pairs: x ~ N(0, I_d), y = rho x + sqrt(1 - rho^2) e with e ~ N(0, I_d) have
+//   I(x; y) = -d/2 log(1 - rho^2)
+// Training a critic for a few hundred steps must bring the DV, NWJ and InfoNCE estimates
+// near it (InfoNCE cannot exceed log B). Also: GMM entropy of Gaussian samples vs the
+// analytic entropy; MMD near 0 for one distribution and growing with a mean shift;
+// normalized HSIC near 0 for independent samples and 1 for y = x.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "engine/nn/nn.h"
+#include "engine/optim/adam.h"
+#include "losses/dependency.h"
+#include "losses/hsic.h"
+#include "losses/mmd.h"
+#include "losses/mmim.h"
+
+using namespace fg;
+
+namespace {
+
+struct GaussianPairs {
+  Tensor x, y;
+};
+
+GaussianPairs sample_pairs(std::int64_t n, std::int64_t d, double rho, Generator& gen) {
+  NoGradGuard ng;
+  Tensor x = randn({n, d}, gen);
+  Tensor e = randn({n, d}, gen);
+  return {x, x * rho + e * std::sqrt(1.0 - rho * rho)};
+}
+
+double analytic_mi(std::int64_t d, double rho) { return -0.5 * static_cast<double>(d) * std::log(1.0 - rho * rho); }
+
+// Trains a concat critic T(x, y) with the given bound; returns the estimate on a large fresh batch.
+double train_concat_critic(losses::DependencyBound bound, std::int64_t d, double rho, int steps, std::uint64_t seed) {
+  Generator gen(seed);
+  losses::StatisticNetworkOptions o;
+  o.input_dim = 2 * d;
+  o.hidden = {64, 64};
+  o.dropout = 0.0;
+  o.output = losses::CriticOutput::Linear;
+  auto critic = std::make_shared<losses::StatisticNetwork>(o, gen);
+  optim::AdamOptions ao;
+  ao.lr = 2e-3;
+  optim::Adam opt(critic->parameters(), ao);
+  for (int s = 0; s < steps; ++s) {
+    auto p = sample_pairs(256, d, rho, gen);
+    auto neg = losses::shuffle_modalities({p.x, p.y}, gen);
+    const Tensor est = losses::dependency_lower_bound(bound, critic->forward({p.x, p.y}), critic->forward(neg));
+    opt.zero_grad();
+    fg::neg(est).backward();
+    opt.step();
+  }
+  NoGradGuard ng;
+  critic->eval();
+  auto p = sample_pairs(8192, d, rho, gen);
+  auto neg = losses::shuffle_modalities({p.x, p.y}, gen);
+  return losses::dependency_lower_bound(bound, critic->forward({p.x, p.y}), critic->forward(neg)).item();
+}
+
+// Separable critic f(x, y) = g(x)^T h(y) / sqrt(k): all B x B scores from two small MLPs.
+double train_infonce(std::int64_t d, double rho, int steps, std::int64_t batch, std::uint64_t seed) {
+  Generator gen(seed);
+  nn::MLPOptions o;
+  o.sizes = {d, 64, 32};
+  nn::MLP g(o, gen), h(o, gen);
+  auto params = g.parameters();
+  for (auto& p : h.parameters()) params.push_back(p);
+  optim::AdamOptions ao;
+  ao.lr = 2e-3;
+  optim::Adam opt(params, ao);
+  auto scores = [&](const GaussianPairs& p) {
+    return matmul(g.forward(p.x), transpose(h.forward(p.y), 0, 1)) / std::sqrt(32.0);
+  };
+  for (int s = 0; s < steps; ++s) {
+    const Tensor est = losses::info_nce_bound(scores(sample_pairs(batch, d, rho, gen)));
+    opt.zero_grad();
+    neg(est).backward();
+    opt.step();
+  }
+  NoGradGuard ng;
+  double total = 0;
+  for (int r = 0; r < 8; ++r) total += losses::info_nce_bound(scores(sample_pairs(batch, d, rho, gen))).item();
+  return total / 8;
+}
+
+}  // namespace
+
+TEST_CASE("known answer: Donsker-Varadhan (MINE) estimate of Gaussian MI") {
+  for (double rho : {0.5, 0.8}) {
+    const double truth = analytic_mi(2, rho);
+    const double est = train_concat_critic(losses::DependencyBound::DonskerVaradhan, 2, rho, 400, 11);
+    INFO("rho " << rho << " analytic " << truth << " DV estimate " << est);
+    // a lower bound: never far above the truth, and close to it after training
+    CHECK(est < truth + 0.1);
+    CHECK(est > truth - 0.15 - 0.15 * truth);
+  }
+}
+
+TEST_CASE("known answer: NWJ (f-divergence) estimate of Gaussian MI") {
+  for (double rho : {0.5, 0.8}) {
+    const double truth = analytic_mi(2, rho);
+    const double est = train_concat_critic(losses::DependencyBound::NWJ, 2, rho, 400, 12);
+    INFO("rho " << rho << " analytic " << truth << " NWJ estimate " << est);
+    CHECK(est < truth + 0.1);
+    CHECK(est > truth - 0.15 - 0.15 * truth);
+  }
+}
+
+TEST_CASE("known answer: InfoNCE estimate of Gaussian MI, capped by log B") {
+  const double rho = 0.8;
+  const double truth = analytic_mi(2, rho);  // 1.02 nats < log 128 = 4.85
+  const double est = train_infonce(2, rho, 300, 128, 13);
+  INFO("analytic " << truth << " InfoNCE estimate " << est);
+  CHECK(est < truth + 0.1);
+  CHECK(est > truth - 0.2);
+  // with a tiny batch the estimate cannot exceed log B, whatever the true MI
+  const double rho_hi = 0.999;  // I = 6.2 nats
+  const double capped = train_infonce(2, rho_hi, 150, 8, 14);
+  INFO("rho 0.999: analytic " << analytic_mi(2, rho_hi) << ", B = 8 estimate " << capped << " <= log 8");
+  CHECK(capped <= std::log(8.0) + 1e-9);
+  CHECK(capped > 0.5 * std::log(8.0));
+}
+
+TEST_CASE("known answer: GMM entropy of Gaussian samples vs the analytic entropy") {
+  // Samples of N(0, Sigma), Sigma = A A^T + I, split into two classes at random: each
+  // class has the same Gaussian, so the bound sum_c h_c / 2 equals the true entropy
+  //   h = k/2 (1 + log 2 pi) + 1/2 log det Sigma
+  Generator gen(21);
+  const std::int64_t k = 3, n = 6000;
+  const std::vector<double> a = {1.0, 0.0, 0.0, 0.5, 0.8, 0.0, -0.3, 0.2, 0.6};
+  const Tensor A = from_vector(a, {k, k});
+  const Tensor z = matmul(randn({n, k}, gen), transpose(A, 0, 1)) + randn({n, k}, gen);  // cov A A^T + I
+  const Tensor labels = rand({n}, gen, {}, -1.0, 1.0);
+  losses::GmmEntropyOptions o;
+  o.with_constants = true;
+  losses::GmmEntropy gmm(o);
+  const double est = gmm.estimate(z, labels).item();
+  const Tensor sigma = matmul(A, transpose(A, 0, 1)) + from_vector(std::vector<double>{1, 0, 0, 0, 1, 0, 0, 0, 1}, {k, k});
+  const double truth = 0.5 * k * (1.0 + std::log(2 * M_PI)) + 0.5 * logdet_spd(sigma).item();
+  INFO("analytic " << truth << " GMM estimate " << est);
+  CHECK(std::abs(est - truth) < 0.05);
+}
+
+TEST_CASE("GMM entropy: too few samples in a class is a clear error, not NaN") {
+  Generator gen(22);
+  const Tensor z = randn({6, 4}, gen);
+  const Tensor labels = from_vector(std::vector<double>{1, 1, 1, 1, 1, -1}, {6});
+  losses::GmmEntropy gmm;
+  CHECK_THROWS_WITH_AS(gmm.estimate(z, labels), doctest::Contains("negative class has 1 samples"), fg::Error);
+}
+
+TEST_CASE("known answer: MMD is near 0 for one distribution and grows with a mean shift") {
+  Generator gen(31);
+  const std::int64_t n = 400, d = 3;
+  losses::MmdOptions o{{0.5, 1.0, 2.0}, losses::MmdEstimator::Unbiased};
+  const Tensor x = randn({n, d}, gen);
+  double prev = std::abs(losses::mmd(x, randn({n, d}, gen), o).item());
+  CHECK(prev < 0.02);
+  for (double shift : {0.25, 0.5, 1.0}) {
+    const double v = losses::mmd(x, randn({n, d}, gen) + shift, o).item();
+    INFO("shift " << shift << " MMD " << v << " previous " << prev);
+    CHECK(v > prev);
+    prev = v;
+  }
+  CHECK(prev > 0.15);
+}
+
+TEST_CASE("known answer: normalized HSIC near 0 for independent samples, 1 for y = x") {
+  Generator gen(41);
+  const Tensor x = randn({300, 4}, gen);
+  const Tensor y = randn({300, 2}, gen);
+  const double indep = losses::normalized_hsic(x, y).item();
+  const double same = losses::normalized_hsic(x, x).item();
+  const double dependent = losses::normalized_hsic(x, tanh(slice(x, 1, 0, 2)) + 0.1 * randn({300, 2}, gen)).item();
+  INFO("independent " << indep << " dependent " << dependent << " identical " << same);
+  CHECK(indep < 0.05);
+  CHECK(same == doctest::Approx(1.0).epsilon(1e-9));
+  CHECK(dependent > 0.3);
+}
