@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/nn/layers.h"
 #include "engine/ops.h"
 #include "engine/optim/adam.h"
 #include "engine/optim/clip_grad.h"
@@ -161,6 +162,51 @@ TEST_CASE("optim: constructor errors name the problem") {
   CHECK(contains(error_of([&] { SGD({w}, {.lr = 0.1, .nesterov = true}); }), "nesterov momentum needs momentum > 0"));
   CHECK(contains(error_of([&] { Adam({w}, {.beta1 = 1.0}); }), "beta1 must be in [0, 1)"));
   CHECK(contains(error_of([&] { AdamW({w}, {.eps = -1}); }), "AdamW: eps must be non-negative"));
+}
+
+TEST_CASE("optim: SGD, Adam and AdamW fit a linear regression through nn::Linear") {
+  // y = x W^T + b with W = [[2, -1, 0.5]], b = [0.3]; noise-free, so the optimum is exact
+  Generator gen(3);
+  const Tensor x = randn({64, 3}, gen, f64_opts());
+  const Tensor W = from_vector(std::vector<double>{2, -1, 0.5}, {1, 3}, f64_opts());
+  const Tensor y = linear(x, W, from_vector(std::vector<double>{0.3}, {1}, f64_opts()));
+  auto fit = [&](auto make, int steps) {
+    Generator init(1);
+    nn::Linear lin(3, 1, init, true, f64_opts());
+    auto opt = make(lin.parameters());
+    for (int i = 0; i < steps; ++i) {
+      opt.zero_grad();
+      mse_loss(lin.forward(x), y).backward();
+      opt.step();
+    }
+    return std::vector<double>{vals(lin.weight)[0], vals(lin.weight)[1], vals(lin.weight)[2], vals(lin.bias)[0]};
+  };
+  const std::vector<double> truth{2, -1, 0.5, 0.3};
+  const auto sgd = fit([](std::vector<Tensor> p) { return SGD(p, {.lr = 0.1, .momentum = 0.9}); }, 300);
+  const auto adam = fit([](std::vector<Tensor> p) { return Adam(p, {.lr = 0.05}); }, 1500);
+  const auto adamw = fit([](std::vector<Tensor> p) { return AdamW(p, {.lr = 0.05, .weight_decay = 0.0}); }, 1500);
+  for (int i = 0; i < 4; ++i) {
+    CAPTURE(i);
+    CHECK(sgd[i] == doctest::Approx(truth[i]).epsilon(1e-6));
+    CHECK(adam[i] == doctest::Approx(truth[i]).epsilon(1e-4));
+    CHECK(adamw[i] == doctest::Approx(truth[i]).epsilon(1e-4));
+  }
+}
+
+TEST_CASE("optim: state follows its parameter when the module changes dtype after a step") {
+  Generator gen(5);
+  nn::Linear lin(2, 2, gen);
+  Adam opt(lin.parameters(), {.lr = 0.01});
+  const Tensor x = randn({4, 2}, gen);
+  sum(square(lin.forward(x))).backward();
+  opt.step();
+  CHECK(opt.state(0).slots.at("exp_avg").dtype() == DType::f32);
+  lin.to(DType::f64);
+  opt.zero_grad();
+  sum(square(lin.forward(x.to(DType::f64)))).backward();
+  opt.step();
+  CHECK(opt.state(0).slots.at("exp_avg").dtype() == DType::f64);
+  CHECK(opt.state(0).step == 2);
 }
 
 // ---------------------------------------------------------------- state save / restore
