@@ -14,6 +14,7 @@
 #include "engine/nn/nn.h"
 #include "engine/optim/adam.h"
 #include "losses/dependency.h"
+#include "losses/gaussian_mi.h"
 #include "losses/hsic.h"
 #include "losses/mmd.h"
 #include "losses/mmim.h"
@@ -22,78 +23,22 @@ using namespace fg;
 
 namespace {
 
-struct GaussianPairs {
-  Tensor x, y;
-};
-
-GaussianPairs sample_pairs(std::int64_t n, std::int64_t d, double rho, Generator& gen) {
-  NoGradGuard ng;
-  Tensor x = randn({n, d}, gen);
-  Tensor e = randn({n, d}, gen);
-  return {x, x * rho + e * std::sqrt(1.0 - rho * rho)};
-}
-
-double analytic_mi(std::int64_t d, double rho) { return -0.5 * static_cast<double>(d) * std::log(1.0 - rho * rho); }
-
-// Trains a concat critic T(x, y) with the given bound; returns the estimate on a large fresh batch.
-double train_concat_critic(losses::DependencyBound bound, std::int64_t d, double rho, int steps, std::uint64_t seed) {
-  Generator gen(seed);
-  losses::StatisticNetworkOptions o;
-  o.input_dim = 2 * d;
-  o.hidden = {64, 64};
-  o.dropout = 0.0;
-  o.output = losses::CriticOutput::Linear;
-  auto critic = std::make_shared<losses::StatisticNetwork>(o, gen);
-  optim::AdamOptions ao;
-  ao.lr = 2e-3;
-  optim::Adam opt(critic->parameters(), ao);
-  for (int s = 0; s < steps; ++s) {
-    auto p = sample_pairs(256, d, rho, gen);
-    auto neg = losses::shuffle_modalities({p.x, p.y}, gen);
-    const Tensor est = losses::dependency_lower_bound(bound, critic->forward({p.x, p.y}), critic->forward(neg));
-    opt.zero_grad();
-    fg::neg(est).backward();
-    opt.step();
-  }
-  NoGradGuard ng;
-  critic->eval();
-  auto p = sample_pairs(8192, d, rho, gen);
-  auto neg = losses::shuffle_modalities({p.x, p.y}, gen);
-  return losses::dependency_lower_bound(bound, critic->forward({p.x, p.y}), critic->forward(neg)).item();
-}
-
-// Separable critic f(x, y) = g(x)^T h(y) / sqrt(k): all B x B scores from two small MLPs.
-double train_infonce(std::int64_t d, double rho, int steps, std::int64_t batch, std::uint64_t seed) {
-  Generator gen(seed);
-  nn::MLPOptions o;
-  o.sizes = {d, 64, 32};
-  nn::MLP g(o, gen), h(o, gen);
-  auto params = g.parameters();
-  for (auto& p : h.parameters()) params.push_back(p);
-  optim::AdamOptions ao;
-  ao.lr = 2e-3;
-  optim::Adam opt(params, ao);
-  auto scores = [&](const GaussianPairs& p) {
-    return matmul(g.forward(p.x), transpose(h.forward(p.y), 0, 1)) / std::sqrt(32.0);
-  };
-  for (int s = 0; s < steps; ++s) {
-    const Tensor est = losses::info_nce_bound(scores(sample_pairs(batch, d, rho, gen)));
-    opt.zero_grad();
-    neg(est).backward();
-    opt.step();
-  }
-  NoGradGuard ng;
-  double total = 0;
-  for (int r = 0; r < 8; ++r) total += losses::info_nce_bound(scores(sample_pairs(batch, d, rho, gen))).item();
-  return total / 8;
+double estimate(losses::MiEstimator e, double rho, int steps, std::int64_t batch, std::uint64_t seed) {
+  losses::MiTrainingOptions o;
+  o.dim = 2;
+  o.rho = rho;
+  o.steps = steps;
+  o.batch = batch;
+  o.seed = seed;
+  return losses::train_mi_estimator(e, o);
 }
 
 }  // namespace
 
 TEST_CASE("known answer: Donsker-Varadhan (MINE) estimate of Gaussian MI") {
   for (double rho : {0.5, 0.8}) {
-    const double truth = analytic_mi(2, rho);
-    const double est = train_concat_critic(losses::DependencyBound::DonskerVaradhan, 2, rho, 400, 11);
+    const double truth = losses::gaussian_mi(2, rho);
+    const double est = estimate(losses::MiEstimator::DonskerVaradhan, rho, 400, 256, 11);
     INFO("rho " << rho << " analytic " << truth << " DV estimate " << est);
     // a lower bound: never far above the truth, and close to it after training
     CHECK(est < truth + 0.1);
@@ -103,8 +48,8 @@ TEST_CASE("known answer: Donsker-Varadhan (MINE) estimate of Gaussian MI") {
 
 TEST_CASE("known answer: NWJ (f-divergence) estimate of Gaussian MI") {
   for (double rho : {0.5, 0.8}) {
-    const double truth = analytic_mi(2, rho);
-    const double est = train_concat_critic(losses::DependencyBound::NWJ, 2, rho, 400, 12);
+    const double truth = losses::gaussian_mi(2, rho);
+    const double est = estimate(losses::MiEstimator::NWJ, rho, 400, 256, 12);
     INFO("rho " << rho << " analytic " << truth << " NWJ estimate " << est);
     CHECK(est < truth + 0.1);
     CHECK(est > truth - 0.15 - 0.15 * truth);
@@ -113,15 +58,15 @@ TEST_CASE("known answer: NWJ (f-divergence) estimate of Gaussian MI") {
 
 TEST_CASE("known answer: InfoNCE estimate of Gaussian MI, capped by log B") {
   const double rho = 0.8;
-  const double truth = analytic_mi(2, rho);  // 1.02 nats < log 128 = 4.85
-  const double est = train_infonce(2, rho, 300, 128, 13);
+  const double truth = losses::gaussian_mi(2, rho);  // 1.02 nats < log 128 = 4.85
+  const double est = estimate(losses::MiEstimator::InfoNCE, rho, 300, 128, 13);
   INFO("analytic " << truth << " InfoNCE estimate " << est);
   CHECK(est < truth + 0.1);
   CHECK(est > truth - 0.2);
   // with a tiny batch the estimate cannot exceed log B, whatever the true MI
   const double rho_hi = 0.999;  // I = 6.2 nats
-  const double capped = train_infonce(2, rho_hi, 150, 8, 14);
-  INFO("rho 0.999: analytic " << analytic_mi(2, rho_hi) << ", B = 8 estimate " << capped << " <= log 8");
+  const double capped = estimate(losses::MiEstimator::InfoNCE, rho_hi, 150, 8, 14);
+  INFO("rho 0.999: analytic " << losses::gaussian_mi(2, rho_hi) << ", B = 8 estimate " << capped << " <= log 8");
   CHECK(capped <= std::log(8.0) + 1e-9);
   CHECK(capped > 0.5 * std::log(8.0));
 }
