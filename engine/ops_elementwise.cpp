@@ -147,10 +147,17 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  check_float(x, "masked_fill");
+  check_same(x, mask, "masked_fill");
+  // the result has x's shape: the mask may broadcast to it, never enlarge it (as PyTorch)
+  FG_CHECK(broadcast_shapes(mask.shape(), x.shape(), "masked_fill") == x.shape(),
+           "masked_fill: mask {} does not broadcast to the input's shape {}", shape_str(mask.shape()),
+           shape_str(x.shape()));
   return where(mask, scalar_like(x, value), x);
 }
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  FG_CHECK(x.defined(), "broadcast_to: got an undefined tensor");
   if (x.shape() == shape) return x;
   check_float(x, "broadcast_to");
   FG_CHECK(broadcast_shapes(x.shape(), shape, "broadcast_to") == shape, "broadcast_to: cannot broadcast {} to {}",
