@@ -41,6 +41,7 @@ Tensor reduce(const Tensor& x, ReduceOp op, AxisView v, const Shape& out_shape, 
 }
 
 Tensor reduce_all(const Tensor& x, ReduceOp op, std::int64_t correction, const char* name) {
+  FG_CHECK(x.defined(), "{}: got an undefined tensor", name);
   return reduce(x, op, AxisView{1, x.numel(), 1}, Shape{}, correction, name);
 }
 
@@ -86,6 +87,7 @@ Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim) {
 }
 
 Tensor sum_to_shape(const Tensor& x, const Shape& shape) {
+  FG_CHECK(x.defined(), "sum_to_shape: got an undefined tensor");
   if (x.shape() == shape) return x;
   FG_CHECK(shape.size() <= x.shape().size(), "sum_to_shape: cannot sum {} down to {}", shape_str(x.shape()),
            shape_str(shape));
