@@ -234,13 +234,17 @@ Tensor slice(const Tensor& x, std::int64_t axis, std::int64_t start, std::int64_
 Tensor select(const Tensor& x, std::int64_t axis, std::int64_t index) {
   FG_CHECK(x.defined(), "select: got an undefined tensor");
   const std::int64_t a = normalize_axis(axis, x.dim(), "select");
-  const std::int64_t i = index < 0 ? index + x.shape()[a] : index;
+  const std::int64_t n = x.shape()[a];
+  FG_CHECK(index >= -n && index < n, "select: index {} is out of range for axis {} of size {} in {}", index, axis, n,
+           x.str());
+  const std::int64_t i = index < 0 ? index + n : index;
   return squeeze(slice(x, a, i, 1), a);
 }
 
 std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t axis) {
   FG_CHECK(x.defined(), "split: got an undefined tensor");
   const std::int64_t a = normalize_axis(axis, x.dim(), "split");
+  for (std::int64_t s : sizes) FG_CHECK(s >= 0, "split: sizes must be non-negative, got {}", shape_str(sizes));
   const std::int64_t total = std::accumulate(sizes.begin(), sizes.end(), std::int64_t{0});
   FG_CHECK(total == x.shape()[a], "split: sizes add up to {} but axis {} of {} has size {}", total, axis, x.str(),
            x.shape()[a]);
