@@ -59,6 +59,14 @@ BINARY_REF("le", fg::le)
 BINARY_REF("eq", fg::eq)
 FG_REFERENCE_TEST("elementwise", "where", [](const Inputs& in, const Params&) { return where(in[0], in[1], in[2]); })
 
+FG_REFERENCE_TEST("elementwise", "masked_fill",
+                  [](const Inputs& in, const Params& p) { return masked_fill(in[0], in[1], p["value"].get<double>()); })
+FG_REFERENCE_TEST("elementwise", "broadcast_to",
+                  [](const Inputs& in, const Params& p) { return broadcast_to(in[0], p["shape"].get<Shape>()); })
+FG_REFERENCE_TEST("elementwise", "to_dtype",
+                  [](const Inputs& in, const Params&) { return in[0].to(DType::f32).to(DType::f64); })
+FG_REFERENCE_TEST("elementwise", "clone", [](const Inputs& in, const Params&) { return in[0].clone(); })
+
 TEST_CASE("reference vs PyTorch [elementwise]: every fixture case has a C++ op") {
   testing::check_reference_coverage("elementwise");
 }

@@ -1,6 +1,6 @@
 """Reference cases for the elementwise family (engine/ops_elementwise.cpp).
 
-Op names match the C++ registry in tests/test_reference_ops.cpp.
+Op names match the C++ registry in tests/test_reference_elementwise.cpp.
 """
 import torch
 import torch.nn.functional as F
@@ -72,3 +72,19 @@ for name, fn in {"gt": torch.gt, "ge": torch.ge, "lt": torch.lt, "le": torch.le,
     a = torch.round(u(4, 5) * 2) / 2
     b = torch.round(u(5) * 2) / 2
     CASES.append(Case(f"{name}_cmp", name, [a, b], lambda x, y, fn=fn: fn(x, y).to(torch.float64), grad=False))
+
+# masked_fill: the mask is a float 0/1 tensor (not differentiated) broadcasting to x's shape
+for i, (sx, sm) in enumerate([((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 4), (3, 1))]):
+    _mask = (u(*sm) > 0).to(torch.float64)
+    CASES.append(Case(f"masked_fill_{i}", "masked_fill", [u(*sx), _mask],
+                      lambda x, m: x.masked_fill(m != 0, -2.5), {"value": -2.5}))
+
+# broadcast_to (gradients summed back over the broadcast axes)
+for i, (sx, st) in enumerate([((3, 1), (2, 3, 4)), ((4,), (3, 4)), ((), (2, 2)), ((2, 1, 3), (2, 5, 3)),
+                              ((1, 4), (1, 4))]):
+    CASES.append(Case(f"broadcast_to_{i}", "broadcast_to", [u(*sx)], lambda x, s=st: torch.broadcast_to(x, s),
+                      {"shape": list(st)}))
+
+# conversions: through float32 and back (round to nearest on both sides), and clone
+CASES.append(Case("to_f32_f64", "to_dtype", [u(3, 4)], lambda x: x.to(torch.float32).to(torch.float64)))
+CASES.append(Case("clone", "clone", [u(3, 4)], lambda x: x.clone()))
