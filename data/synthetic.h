@@ -37,6 +37,11 @@
 //      with eps ~ N(0, I): fresh noise at every step. A_m [D_m, |S_m|] and B_m [D_m, R_m]
 //      are drawn once per dataset (entries N(0, 1/|S_m|) and N(0, 1/R_m), so each term has
 //      unit variance per feature before the scales a_m, b_m, sigma_m).
+//      Defaults (SyntheticConfig::default_modalities), with a_m = b_m = 1:
+//          modality   D_m   S_m           R_m   sigma_m
+//          text       300   {0, 1, 2, 3}   8    3.0
+//          acoustic     5   {1, 4}         2    1.5
+//          visual      20   {2, 4, 5}      4    2.0
 //
 // Averaging x_m over the valid steps (what the late-fusion baseline does) keeps the signal
 // (h has mean 1), keeps the nuisance, and divides the noise variance by L: what remains is a
