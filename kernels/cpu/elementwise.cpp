@@ -13,12 +13,14 @@
 //   gelu_erf:  y = x Phi(x), dy/dx = Phi(x) + x phi(x)
 //   softplus(beta, thr): y = log(1 + exp(beta x))/beta (x where beta x > thr), dy/dx = sigmoid(beta x) (1 past thr)
 //   clamp(lo, hi): gy where lo <= x <= hi, else 0 (PyTorch's convention at the bounds)
-//   pow(x, a): gy * a x^(a-1)   reciprocal: -gy y^2   square: 2 gy x   sin: gy cos x   cos: -gy sin x
+//   pow(x, a): gy * a x^(a-1), 0 when a == 0 (x^0 is constant, even at x = 0)
+//   reciprocal: -gy y^2   square: 2 gy x   sin: gy cos x   cos: -gy sin x
 //   log1p: gy/(1+x)   expm1: gy (y+1)
 // Binary partials before summing over broadcast axes:
 //   add: (gy, gy)  sub: (gy, -gy)  mul: (gy b, gy a)  div: (gy/b, -gy a/b^2)
 //   maximum/minimum: the larger/smaller input gets gy; on ties each gets gy/2 (as PyTorch)
-//   pow(a, b): (gy b a^(b-1), gy a^b log a) with the second taken as 0 where a <= 0
+//   pow(a, b): (gy b a^(b-1), gy a^b log a) with the first taken as 0 where b == 0 and the
+//              second as 0 where a <= 0
 //   comparisons: no gradient (zeros)
 #include <cmath>
 
@@ -103,7 +105,7 @@ T unary_derivative(UnaryOp op, UnaryParams p, T x, T y) {
       return unary_value(UnaryOp::Sigmoid, p, bx);
     }
     case UnaryOp::Clamp: return (x >= T(p.a) && x <= T(p.b)) ? T(1) : T(0);
-    case UnaryOp::PowScalar: return T(p.a) * std::pow(x, T(p.a - 1.0));
+    case UnaryOp::PowScalar: return p.a == 0.0 ? T(0) : T(p.a) * std::pow(x, T(p.a - 1.0));
     case UnaryOp::AddScalar: return T(1);
     case UnaryOp::MulScalar: return T(p.a);
     case UnaryOp::Reciprocal: return -y * y;
@@ -146,7 +148,7 @@ void binary_partials(BinaryOp op, T a, T b, T& da, T& db) {
     case BinaryOp::Maximum: da = a > b ? T(1) : (a == b ? T(0.5) : T(0)); db = T(1) - da; return;
     case BinaryOp::Minimum: da = a < b ? T(1) : (a == b ? T(0.5) : T(0)); db = T(1) - da; return;
     case BinaryOp::Pow:
-      da = b * std::pow(a, b - T(1));
+      da = b == T(0) ? T(0) : b * std::pow(a, b - T(1));  // 0 * 0^-1 would be NaN at a = 0
       db = a > T(0) ? std::pow(a, b) * std::log(a) : T(0);
       return;
     default: da = T(0); db = T(0); return;
