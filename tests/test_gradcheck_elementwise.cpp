@@ -76,6 +76,10 @@ TEST_CASE("gradcheck: pow (scalar exponent)") {
   check_unary([](const Tensor& x) { return pow(x, 0.5); }, 0.2, 2, {}, 9);
   check_unary([](const Tensor& x) { return pow(x, 3.0); }, -1.5, 1.5, {}, 10);  // integer exponent: x < 0 is fine
   check_unary([](const Tensor& x) { return pow(x, 0.0); }, -1.5, 1.5, {}, 11);  // constant 1: gradient 0
+  INFO("x^0 is the constant 1 at x = 0 too: its gradient is 0 there (PyTorch's as well), not 0 * 0^-1");
+  const Tensor with_zero = from_vector(std::vector<double>{0.0, 0.5, -1.5, 0.0}, {4}, f64_opts().with_requires_grad());
+  check_grad([](const Inputs& in) { return pow(in[0], 0.0); }, {with_zero});
+  check_grad([](const Inputs& in) { return pow(in[0], 2.0); }, {with_zero});
 }
 TEST_CASE("gradcheck: square") { check_unary([](const Tensor& x) { return square(x); }, -2, 2); }
 TEST_CASE("gradcheck: reciprocal") { check_unary([](const Tensor& x) { return reciprocal(x); }, -3, 3, {0.0}, 7); }
@@ -99,6 +103,11 @@ TEST_CASE("gradcheck: div") {
 }
 TEST_CASE("gradcheck: pow (tensor exponent)") {
   check_binary([](const Tensor& a, const Tensor& b) { return pow(a, b); }, -1.5, 1.5, {}, 0.2, 2.0);
+  INFO("a = 0 with exponent 0 (constant 1 in a) and 1; the exponent is a constant here, since a^b is not");
+  INFO("differentiable in b at a = 0, b = 0 (0^-eps is infinite)");
+  const Tensor a = from_vector(std::vector<double>{0.0, 0.0, 1.5, 0.7}, {4}, f64_opts().with_requires_grad());
+  const Tensor b = testing::const_f64({0.0, 1.0, 2.0, 0.0}, {4});
+  check_grad([b](const Inputs& in) { return pow(in[0], b); }, {a});
 }
 
 namespace {

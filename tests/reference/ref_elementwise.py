@@ -88,3 +88,9 @@ for i, (sx, st) in enumerate([((3, 1), (2, 3, 4)), ((4,), (3, 4)), ((), (2, 2)),
 # conversions: through float32 and back (round to nearest on both sides), and clone
 CASES.append(Case("to_f32_f64", "to_dtype", [u(3, 4)], lambda x: x.to(torch.float32).to(torch.float64)))
 CASES.append(Case("clone", "clone", [u(3, 4)], lambda x: x.clone()))
+
+# pow at a = 0 where the exponent is 0 (the constant 1: gradient 0) or a non-negative number
+CASES.append(Case("pow_scalar_zero_exponent", "pow_scalar", [torch.tensor([0.0, 0.5, -1.5, 0.0])],
+                  lambda x: torch.pow(x, 0.0), {"exponent": 0.0}))
+CASES.append(Case("pow_tensor_at_zero", "pow", [torch.tensor([0.0, 0.0, 1.5, 0.7]), torch.tensor([0.0, 1.0, 2.0, 0.0])],
+                  torch.pow))
