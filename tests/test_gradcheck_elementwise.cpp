@@ -129,7 +129,7 @@ void check_extreme_binary(F op) {
 TEST_CASE("gradcheck: maximum") { check_extreme_binary([](const Tensor& a, const Tensor& b) { return maximum(a, b); }); }
 TEST_CASE("gradcheck: minimum") { check_extreme_binary([](const Tensor& a, const Tensor& b) { return minimum(a, b); }); }
 
-TEST_CASE("gradcheck: maximum and minimum split the gradient evenly on ties (as PyTorch)") {
+TEST_CASE("maximum and minimum split the gradient evenly on ties (as PyTorch)") {
   // not a finite-difference check (a tie is a kink): the documented subgradient
   const TensorOptions leaf = f64_opts().with_requires_grad();
   const Tensor a = from_vector(std::vector<double>{1.0, 2.0, 3.0}, {3}, leaf);

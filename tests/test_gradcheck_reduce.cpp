@@ -74,10 +74,18 @@ TEST_CASE("gradcheck: min") {
                   [](const Tensor& x) { return min(x); }, distinct);
 }
 
-TEST_CASE("gradcheck: max and min send the gradient to the first extreme on ties") {
+TEST_CASE("max and min over an axis send the gradient to the first extreme on ties (as PyTorch)") {
   const Tensor x = from_vector(std::vector<double>{1, 3, 3, 0, -2, -2}, {2, 3}, f64_opts().with_requires_grad());
   sum(max(x, 1) + min(x, 1) * 10.0).backward();
   CHECK(x.grad().to_vector<double>() == std::vector<double>{10, 1, 0, 1, 10, 0});
+}
+
+TEST_CASE("max and min over all elements send the gradient to the first extreme on ties (engine/ops.h)") {
+  // PyTorch's max()/min() without a dim split it evenly among the ties instead; fusegrad
+  // documents one rule for both forms. Either is a valid subgradient.
+  const Tensor x = from_vector(std::vector<double>{1, 3, -2, 3, -2}, {5}, f64_opts().with_requires_grad());
+  (max(x) + min(x) * 10.0).backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{0, 1, 10, 0, 0});
 }
 
 TEST_CASE("gradcheck: var") {
