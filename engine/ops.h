@@ -173,6 +173,7 @@ Tensor randperm(std::int64_t n, Generator& gen, TensorOptions opts = TensorOptio
 
 // Statistics ops used by the dependency estimators (engine/ops_stats.cpp).
 #include "engine/ops_stats.h"
+#include "engine/ops_attention.h"  // fused Transformer ops: attention, bias + GELU, add + LayerNorm
 
 // LSTM ops: the fused recurrence, the layer and the cell (engine/ops_lstm.cpp).
 #include "engine/ops_lstm.h"

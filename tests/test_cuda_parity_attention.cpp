@@ -1,0 +1,265 @@
+// tests/test_cuda_parity_attention.cpp: the fused Transformer ops (engine/ops_attention.h;
+// kernels/cuda/attention.cu, kernels/cuda/bert_fused.cu) on CUDA in float32 against the CPU
+// reference in float64, forward and backward:
+//   - scaled_dot_product_attention for sequence lengths 1, 7, 33 (and 128 with head_dim 64),
+//     head_dim 64 and an odd 7, Sq != Sk, padding masks (one batch item all padding), a
+//     custom scale, and dropout: one generator seed gives the same mask on both devices,
+//     so outputs and gradients still match;
+//   - bias_gelu (both forms) and add_layer_norm (with and without gamma/beta) over rows
+//     {1, 7, 33} x widths {1, 7, 33, 1025};
+//   - a tiny BertModel moved to CUDA vs the same weights in float64 on the CPU.
+// The float32 inputs are widened exactly for the reference, so differences come only from
+// the arithmetic. Without a CUDA device every case prints "SKIPPED: no CUDA device".
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/device.h"
+#include "engine/ops.h"
+#include "models/bert.h"
+
+using namespace fg;
+
+namespace {
+
+#define FG_SKIP_WITHOUT_CUDA()                             \
+  do {                                                     \
+    if (!device::cuda_available()) {                       \
+      std::cout << "SKIPPED: no CUDA device" << std::endl; \
+      return;                                              \
+    }                                                      \
+  } while (0)
+
+// A CUDA result passes when sum (cuda - ref)^2 / sum ref^2 <= max_nmse and every element
+// has |cuda - ref| <= atol + rtol |ref|.
+struct Tol {
+  double max_nmse, atol, rtol;
+  const char* why;
+};
+
+// Forward: float32 dot products over head_dim terms, a softmax over <= 128 keys and a
+// weighted sum over them: relative rounding ~1e-6 on values of size <= ~2.
+constexpr Tol kForward{1e-10, 1e-5, 1e-4, "float32 dots over D terms, softmax and a sum over Sk"};
+// Backward: the same chains plus sums over Sq query rows for the key-side gradients, which
+// may cancel to near zero: absolute errors ~1e-6 sqrt(Sq) on terms of size ~1.
+constexpr Tol kBackward{1e-9, 1e-4, 1e-3, "float32 backward, sums over query rows that may cancel"};
+// Column sums over up to 33 rows (bias / gamma / beta gradients) accumulate in double on
+// the device, so they are as accurate as the elementwise parts.
+// A whole BERT: two layers of the above plus GEMMs over 64-96 terms and LayerNorms;
+// parameter gradients are sums over all 99 positions.
+constexpr Tol kBertBackward{1e-8, 1e-3, 1e-2, "2 float32 BERT layers, backward, sums over positions"};
+constexpr Tol kElementwise{1e-11, 1e-5, 1e-5, "one float32 function evaluation per element"};
+
+std::string compare(const Tensor& got_t, const Tensor& want_t, const Tol& tol, const std::string& what) {
+  const auto got = got_t.to_vector<double>(), want = want_t.to_vector<double>();
+  std::ostringstream msg;
+  msg.precision(9);
+  if (got.size() != want.size()) {
+    msg << what << ": CUDA gave " << got.size() << " elements, the reference " << want.size();
+    return msg.str();
+  }
+  double err2 = 0, ref2 = 0, worst_ratio = -1;
+  std::size_t worst = 0, violations = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double d = std::abs(got[i] - want[i]), bound = tol.atol + tol.rtol * std::abs(want[i]);
+    err2 += d * d;
+    ref2 += want[i] * want[i];
+    if (!(d <= bound)) {  // NaN fails too
+      ++violations;
+      if (d / bound > worst_ratio) worst_ratio = d / bound, worst = i;
+    }
+  }
+  const double nmse = ref2 > 0 ? err2 / ref2 : err2;
+  if (!(nmse <= tol.max_nmse) || violations > 0) {
+    msg << what << ": normalized MSE " << nmse << " (bound " << tol.max_nmse << "), " << violations
+        << " elements outside atol " << tol.atol << " + rtol " << tol.rtol;
+    if (violations > 0) msg << "; worst element " << worst << ": CUDA " << got[worst] << ", reference " << want[worst];
+    msg << " [tolerance: " << tol.why << "]";
+  }
+  return msg.str();
+}
+
+#define FG_CHECK_MATCH(got, want, tol, what)                                 \
+  do {                                                                       \
+    const std::string fg_match_msg_ = compare((got), (want), (tol), (what)); \
+    INFO(fg_match_msg_);                                                     \
+    CHECK(fg_match_msg_.empty());                                            \
+  } while (0)
+
+Tensor leaf(const Tensor& t) {
+  Tensor c = t.detach();
+  c.requires_grad_(true);
+  return c;
+}
+
+// The same float32 values as a float64 CPU leaf and a float32 CUDA leaf.
+struct Pair {
+  Tensor cpu, gpu;
+};
+
+Pair pair_input(const Shape& shape, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
+  Generator gen(seed);
+  const Tensor x32 = rand(shape, gen, TensorOptions{DType::f32}, lo, hi);
+  return {leaf(x32.to(DType::f64)), leaf(x32.to(Device::cuda()))};
+}
+
+// Gradients of sum(out * R) with one R (float32 values) on both devices.
+std::vector<Tensor> grads_of(const Tensor& out, const Tensor& r32, const std::vector<Tensor>& inputs) {
+  const Tensor r = r32.to(out.device()).to(out.dtype());
+  return autograd::grad(sum(mul(out, r)), inputs);
+}
+
+// Key masks [B, Sk]: item b keeps its first len_b keys; the last item keeps none when
+// `with_empty` (it is then all padding).
+Tensor key_mask(std::int64_t batch, std::int64_t kv_len, bool with_empty) {
+  std::vector<double> m(static_cast<std::size_t>(batch * kv_len), 0.0);
+  for (std::int64_t b = 0; b < batch; ++b) {
+    std::int64_t len = kv_len - b * (kv_len / 3 + 1);
+    if (len < 1) len = 1;
+    if (with_empty && b == batch - 1) len = 0;
+    for (std::int64_t j = 0; j < len; ++j) m[b * kv_len + j] = 1.0;
+  }
+  return from_vector(m, {batch, kv_len}, f64_opts());
+}
+
+void check_attention(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64_t Sk, std::int64_t D, bool masked,
+                     double dropout_p, double scale, std::uint64_t seed) {
+  CAPTURE(B);
+  CAPTURE(H);
+  CAPTURE(Sq);
+  CAPTURE(Sk);
+  CAPTURE(D);
+  CAPTURE(masked);
+  CAPTURE(dropout_p);
+  const Pair q = pair_input({B, H, Sq, D}, seed, -2, 2), k = pair_input({B, H, Sk, D}, seed + 1, -2, 2),
+             v = pair_input({B, H, Sk, D}, seed + 2);
+  const Tensor mask = masked ? key_mask(B, Sk, B > 1) : Tensor();
+  const Tensor mask_gpu = masked ? mask.to(DType::f32).to(Device::cuda()) : Tensor();
+  AttentionOptions opts;
+  opts.dropout_p = dropout_p;
+  opts.training = dropout_p > 0;
+  opts.scale = scale;
+  Generator g_cpu(seed + 3), g_gpu(seed + 3);
+  const Tensor out_cpu = scaled_dot_product_attention(q.cpu, k.cpu, v.cpu, mask, opts, &g_cpu);
+  const Tensor out_gpu = scaled_dot_product_attention(q.gpu, k.gpu, v.gpu, mask_gpu, opts, &g_gpu);
+  CHECK(g_cpu.offset() == g_gpu.offset());
+  FG_CHECK_MATCH(out_gpu, out_cpu, kForward, "attention output");
+  Generator gr(seed + 4);
+  const Tensor r = rand({B, H, Sq, D}, gr, TensorOptions{DType::f32}, -1, 1);
+  const auto gc = grads_of(out_cpu, r, {q.cpu, k.cpu, v.cpu});
+  const auto gg = grads_of(out_gpu, r, {q.gpu, k.gpu, v.gpu});
+  FG_CHECK_MATCH(gg[0], gc[0], kBackward, "dL/dq");
+  FG_CHECK_MATCH(gg[1], gc[1], kBackward, "dL/dk");
+  FG_CHECK_MATCH(gg[2], gc[2], kBackward, "dL/dv");
+}
+
+}  // namespace
+
+TEST_CASE("cuda parity: scaled_dot_product_attention, sequence lengths 1, 7, 33, masks") {
+  FG_SKIP_WITHOUT_CUDA();
+  std::uint64_t seed = 100;
+  for (std::int64_t S : {1, 7, 33})
+    for (std::int64_t D : {64, 7})
+      for (bool masked : {false, true}) check_attention(3, 2, S, S, D, masked, 0.0, 0.0, seed += 10);
+  check_attention(2, 3, 7, 33, 64, true, 0.0, 0.0, seed += 10);  // cross attention, Sq != Sk
+  check_attention(2, 2, 33, 7, 5, true, 0.0, 0.35, seed += 10);  // custom scale
+  check_attention(2, 4, 128, 128, 64, true, 0.0, 0.0, seed += 10);
+}
+
+TEST_CASE("cuda parity: scaled_dot_product_attention with dropout (same Philox masks)") {
+  FG_SKIP_WITHOUT_CUDA();
+  check_attention(3, 2, 33, 33, 64, true, 0.2, 0.0, 500);
+  check_attention(2, 2, 7, 1, 7, false, 0.5, 0.0, 510);
+}
+
+TEST_CASE("cuda parity: bias_gelu, erf and tanh forms") {
+  FG_SKIP_WITHOUT_CUDA();
+  std::uint64_t seed = 600;
+  for (std::int64_t rows : {1, 7, 33})
+    for (std::int64_t n : {1, 7, 33, 1025})
+      for (bool tanh_approx : {false, true}) {
+        CAPTURE(rows);
+        CAPTURE(n);
+        CAPTURE(tanh_approx);
+        const Pair x = pair_input({rows, n}, seed += 3, -4, 4), b = pair_input({n}, seed + 1);
+        const Tensor yc = bias_gelu(x.cpu, b.cpu, tanh_approx), yg = bias_gelu(x.gpu, b.gpu, tanh_approx);
+        FG_CHECK_MATCH(yg, yc, kElementwise, "bias_gelu output");
+        Generator gr(seed + 2);
+        const Tensor r = rand({rows, n}, gr, TensorOptions{DType::f32}, -1, 1);
+        const auto gc = grads_of(yc, r, {x.cpu, b.cpu}), gg = grads_of(yg, r, {x.gpu, b.gpu});
+        FG_CHECK_MATCH(gg[0], gc[0], kElementwise, "dL/dx");
+        FG_CHECK_MATCH(gg[1], gc[1], kElementwise, "dL/dbias");
+      }
+}
+
+TEST_CASE("cuda parity: add_layer_norm, with and without gamma/beta") {
+  FG_SKIP_WITHOUT_CUDA();
+  std::uint64_t seed = 700;
+  for (std::int64_t rows : {1, 7, 33})
+    for (std::int64_t n : {1, 7, 33, 1025})
+      for (bool affine : {true, false}) {
+        CAPTURE(rows);
+        CAPTURE(n);
+        CAPTURE(affine);
+        const Pair x = pair_input({rows, n}, seed += 5), res = pair_input({rows, n}, seed + 1);
+        const Pair gamma = pair_input({n}, seed + 2, 0.5, 1.5), beta = pair_input({n}, seed + 3);
+        const Tensor yc = add_layer_norm(x.cpu, res.cpu, affine ? gamma.cpu : Tensor(), affine ? beta.cpu : Tensor(),
+                                         1e-5);
+        const Tensor yg = add_layer_norm(x.gpu, res.gpu, affine ? gamma.gpu : Tensor(), affine ? beta.gpu : Tensor(),
+                                         1e-5);
+        FG_CHECK_MATCH(yg, yc, kForward, "add_layer_norm output");
+        Generator gr(seed + 4);
+        const Tensor r = rand({rows, n}, gr, TensorOptions{DType::f32}, -1, 1);
+        std::vector<Tensor> in_c = {x.cpu, res.cpu}, in_g = {x.gpu, res.gpu};
+        if (affine) {
+          in_c.insert(in_c.end(), {gamma.cpu, beta.cpu});
+          in_g.insert(in_g.end(), {gamma.gpu, beta.gpu});
+        }
+        const auto gc = grads_of(yc, r, in_c), gg = grads_of(yg, r, in_g);
+        for (std::size_t i = 0; i < gc.size(); ++i)
+          FG_CHECK_MATCH(gg[i], gc[i], kBackward, "gradient of input " + std::to_string(i));
+      }
+}
+
+TEST_CASE("cuda parity: a tiny BertModel on CUDA vs float64 on the CPU") {
+  FG_SKIP_WITHOUT_CUDA();
+  models::BertConfig c;
+  c.vocab_size = 30;
+  c.hidden_size = 64;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;  // head_dim 32
+  c.intermediate_size = 96;
+  c.max_position_embeddings = 40;
+  Generator g1(1), g2(1);
+  models::BertModel cpu(c, g1, f64_opts()), gpu(c, g2, f32_opts());
+  gpu.load_state_dict(cpu.state_dict());  // the float64 weights rounded to float32...
+  cpu.load_state_dict(gpu.state_dict());  // ...and widened back: both hold the same values
+  gpu.to(Device::cuda());
+  cpu.eval();
+  gpu.eval();
+  std::vector<std::int64_t> ids(3 * 33), mask(3 * 33, 1);
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int64_t>((i * 7 + 3) % 30);
+  for (int j = 20; j < 33; ++j) mask[2 * 33 + j] = 0;
+  const Tensor ids_t = from_vector(ids, {3, 33}, TensorOptions{DType::i64});
+  const Tensor mask_t = from_vector(mask, {3, 33}, TensorOptions{DType::i64});
+  const auto oc = cpu.forward(ids_t, mask_t);
+  const auto og = gpu.forward(ids_t.to(Device::cuda()), mask_t.to(Device::cuda()));
+  FG_CHECK_MATCH(og.last_hidden_state, oc.last_hidden_state, kBackward, "last_hidden_state");
+  FG_CHECK_MATCH(og.pooler_output, oc.pooler_output, kBackward, "pooler_output");
+  Generator gr(9);
+  const Tensor r1 = rand({3, 33, 64}, gr, TensorOptions{DType::f32}, -1, 1), r2 = rand({3, 64}, gr, f32_opts(), -1, 1);
+  add(sum(mul(oc.last_hidden_state, r1.to(DType::f64))), sum(mul(oc.pooler_output, r2.to(DType::f64)))).backward();
+  add(sum(mul(og.last_hidden_state, r1.to(Device::cuda()))), sum(mul(og.pooler_output, r2.to(Device::cuda()))))
+      .backward();
+  const auto pc = cpu.named_parameters(), pg = gpu.named_parameters();
+  for (std::size_t i = 0; i < pc.size(); ++i) {
+    CAPTURE(pc[i].first);
+    if (pc[i].first.find("attention.self.key.bias") != std::string::npos) continue;  // exactly 0 (softmax shift)
+    FG_CHECK_MATCH(pg[i].second.grad(), pc[i].second.grad(), kBertBackward, "gradient of " + pc[i].first);
+  }
+}
