@@ -42,8 +42,40 @@ Batch gather_batch(const MultimodalSplit& split, const std::vector<std::int64_t>
   Batch out;
   out.rows = rows;
   out.modality_names = split.modality_names;
-  out.lengths = index_select(split.lengths, 0, idx);
   out.labels = index_select(split.labels, 0, idx);
+  if (split.present.defined()) out.present = index_select(split.present, 0, idx);
+  if (!split.ids.empty())
+    for (std::int64_t r : rows) out.ids.push_back(split.ids[static_cast<std::size_t>(r)]);
+  if (!split.aligned()) {
+    // Each modality keeps its own time axis, trimmed to its longest sequence in the batch.
+    for (std::size_t m = 0; m < split.features.size(); ++m) {
+      const std::int64_t t_max = split.features[m].size(1);
+      Tensor len = index_select(split.modality_lengths[m], 0, idx);
+      Tensor mk = index_select(split.modality_masks[m], 0, idx);
+      Tensor x = index_select(split.features[m], 0, idx);
+      std::int64_t steps = t_max;
+      if (trim_padding) {
+        const auto lens = len.to_vector<std::int64_t>();
+        steps = std::min(t_max, std::max<std::int64_t>(1, *std::max_element(lens.begin(), lens.end())));
+      }
+      if (steps != t_max) {
+        mk = slice(mk, 1, 0, steps);
+        x = slice(x, 1, 0, steps);
+      }
+      out.modality_lengths.push_back(len);
+      out.modality_masks.push_back(mk);
+      out.features.push_back(x);
+    }
+    if (!device.is_cpu()) {
+      for (Tensor& f : out.features) f = f.to(device);
+      for (Tensor& f : out.modality_lengths) f = f.to(device);
+      for (Tensor& f : out.modality_masks) f = f.to(device);
+      out.labels = out.labels.to(device);
+      if (out.present.defined()) out.present = out.present.to(device);
+    }
+    return out;
+  }
+  out.lengths = index_select(split.lengths, 0, idx);
   std::int64_t steps = split.max_steps();
   if (trim_padding) {
     const auto lens = out.lengths.to_vector<std::int64_t>();
@@ -61,6 +93,7 @@ Batch gather_batch(const MultimodalSplit& split, const std::vector<std::int64_t>
     out.mask = out.mask.to(device);
     out.lengths = out.lengths.to(device);
     out.labels = out.labels.to(device);
+    if (out.present.defined()) out.present = out.present.to(device);
   }
   return out;
 }

@@ -17,6 +17,12 @@
 // Shorter utterances stay padded with zeros after their length; models must use the mask
 // (e.g. a masked mean over time), never assume every step is real.
 //
+// Optional fields follow the split (data/dataset.h): labels keep their width ([B] or [B, K]);
+// an unaligned split gives modality_lengths[m] int64 [B] and modality_masks[m] float32
+// [B, T_m,b] per modality, each trimmed to the batch's longest sequence of that modality (at
+// least 1 step), with `lengths` and `mask` undefined; `present` float32 [B, M] and `ids`
+// come along when the split has them.
+//
 // Robustness experiments drop modalities at inference: zero_modalities() replaces the
 // named modalities' features with zeros (shapes, mask and labels unchanged).
 #pragma once
@@ -38,6 +44,11 @@ struct Batch {
   Tensor lengths;                // int64 [B]
   Tensor labels;                 // float32 [B]
   std::vector<std::int64_t> rows;
+  // --- optional (see above) ---
+  std::vector<Tensor> modality_lengths;  // unaligned splits: int64 [B] per modality
+  std::vector<Tensor> modality_masks;    // unaligned splits: float32 [B, T_m,b] per modality
+  Tensor present;                        // float32 [B, M] when the split has it
+  std::vector<std::string> ids;          // when the split has them
 
   std::int64_t size() const { return static_cast<std::int64_t>(rows.size()); }
   // Features of a modality by name; throws naming it and the known names.
