@@ -94,7 +94,7 @@ __device__ __forceinline__ float unary_derivative(float x, float y, float a, flo
     if (bx > b) return 1.0f;
     return sigmoidf(bx);
   } else if constexpr (OP == UnaryOp::Clamp) return (x >= a && x <= b) ? 1.0f : 0.0f;
-  else if constexpr (OP == UnaryOp::PowScalar) return a * powf(x, a - 1.0f);
+  else if constexpr (OP == UnaryOp::PowScalar) return a == 0.0f ? 0.0f : a * powf(x, a - 1.0f);  // 0 * 0^-1 is NaN at x = 0
   else if constexpr (OP == UnaryOp::AddScalar) return 1.0f;
   else if constexpr (OP == UnaryOp::MulScalar) return a;
   else if constexpr (OP == UnaryOp::Reciprocal) return -y * y;
@@ -133,7 +133,7 @@ __device__ __forceinline__ void binary_partials(float a, float b, float& da, flo
   else if constexpr (OP == BinaryOp::Maximum) { da = a > b ? 1.0f : (a == b ? 0.5f : 0.0f); db = 1.0f - da; }
   else if constexpr (OP == BinaryOp::Minimum) { da = a < b ? 1.0f : (a == b ? 0.5f : 0.0f); db = 1.0f - da; }
   else if constexpr (OP == BinaryOp::Pow) {
-    da = b * powf(a, b - 1.0f);
+    da = b == 0.0f ? 0.0f : b * powf(a, b - 1.0f);  // x^0 is constant: 0, not 0 * 0^-1 = NaN, at a = 0
     db = a > 0.0f ? powf(a, b) * logf(a) : 0.0f;
   } else { da = 0.0f; db = 0.0f; }
 }
