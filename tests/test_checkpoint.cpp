@@ -18,24 +18,16 @@
 #include "engine/optim/sgd.h"
 #include "engine/serialize/checkpoint.h"
 #include "engine/serialize/safetensors.h"
+#include "support/test_util.h"
 
 using namespace fg;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<double> vals(const Tensor& t) { return t.to_vector<double>(); }
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using fg::test::vals;
+using fg::test::error_of;
+using fg::test::contains;
 
 // A fresh, empty folder for one test, removed with the object.
 struct TempDir {

@@ -11,6 +11,7 @@
 #include "engine/nn/nn.h"
 #include "engine/ops.h"
 #include "support/gradcheck.h"
+#include "support/test_util.h"
 
 using namespace fg;
 using namespace fg::nn;
@@ -29,20 +30,9 @@ std::vector<std::string> keys_of(const std::map<std::string, Tensor>& m) {
   return out;
 }
 
-std::vector<double> vals(const Tensor& t) { return t.to_vector<double>(); }
-
-// Message of the fg::Error that f throws ("" if none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using fg::test::vals;
+using fg::test::error_of;
+using fg::test::contains;
 
 // A small model using every layer: the same structure as Net in tests/reference/torch_checkpoint.py.
 struct Net : Module {

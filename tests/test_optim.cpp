@@ -14,6 +14,7 @@
 #include "engine/optim/schedule.h"
 #include "engine/optim/sgd.h"
 #include "support/reference.h"
+#include "support/test_util.h"
 
 using namespace fg;
 using namespace fg::optim;
@@ -22,18 +23,9 @@ using Inputs = std::vector<Tensor>;
 
 namespace {
 
-std::vector<double> vals(const Tensor& t) { return t.to_vector<double>(); }
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using fg::test::vals;
+using fg::test::error_of;
+using fg::test::contains;
 
 // The tiny quadratic of the hand-worked cases: L(w) = (w - 3)^2, so dL/dw = 2 (w - 3), from w = 1.
 Tensor scalar_param(double v = 1.0) { return from_vector(std::vector<double>{v}, {1}, f64_opts().with_requires_grad()); }

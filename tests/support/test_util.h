@@ -1,0 +1,29 @@
+// tests/support/test_util.h: small helpers shared by the doctest files.
+//   vals(t)           a tensor's values as doubles (any dtype, any device)
+//   error_of(f)       the message of the fg::Error that f throws, "" when it throws none
+//   contains(s, part) whether the text s holds part (for CHECKs on error messages)
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/tensor.h"
+
+namespace fg::test {
+
+inline std::vector<double> vals(const Tensor& t) { return t.to_vector<double>(); }
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace fg::test
