@@ -1,35 +1,49 @@
 // kernels/cuda/lstm.cu: the LSTM recurrence and the fused LSTM cell on CUDA (equations,
 // shapes and the backward through time in kernels/lstm.h; the reference is
-// kernels/cpu/lstm.cpp, which this file follows step for step).
+// kernels/cpu/lstm.cpp, which both paths below follow step for step; derivations and the
+// performance reasoning in docs/lstm.md).
 //
-// Deliberately simple, one launch sequence per time step (a persistent kernel that keeps
-// W_hh on chip for all steps is the planned fast version; it implements the same
-// declarations):
-//   forward, per step s:   hw = h W_hh^T  (cuBLAS, [B, 4H])
-//                          step kernel: one thread per (b, j) of [B, H] computes the four
-//                          gates of unit j of row b, updates c, h and writes the outputs at
-//                          position p(s) (rows with s >= lengths[b] do nothing)
-//   backward, per step s:  step kernel: one thread per (b, j) adds the incoming gradients,
-//                          forms the four da entries of unit j, carries dc, and stages
-//                          h_prev for the weight gradient (zeros for inactive rows)
-//                          grad_w_hh += da^T h_prev, dh_new = da W_hh  (cuBLAS)
-//                          copy kernel: dh = dh_new on active rows
-//   then grad_bias = column sums of grad_gates_x (one thread per column, double sum).
-// The running state (h, c forward; dh, dc backward) stays in float32 device buffers.
+// Two paths for the recurrence, chosen by the hidden size H:
+//   persistent (H <= 128, kernels/cuda/lstm_persistent.cu): ONE kernel for all steps,
+//       W_hh held on chip, one thread block per group of sequences (no grid barrier).
+//   general (H > 128, or where the persistent kernel does not fit the device): per step
+//       forward:  hw = h W_hh^T (cuBLAS, [B, 4H]); step kernel: one thread per (b, j)
+//                 computes the four gates of unit j of row b, updates c and h and writes
+//                 the outputs at position p(s) (rows with s >= lengths[b] do nothing)
+//       backward: step kernel: one thread per (b, j) takes dh (grad_h_n before the row's
+//                 first step, else the previous GEMM's result), adds the incoming
+//                 gradients, forms the four da entries, carries dc; then dh = da W_hh
+//                 (cuBLAS)
+// The environment variable FG_CUDA_LSTM=general (or =persistent) forces a path, for
+// benchmarks and tests; unset or "auto" chooses as above.
+//
+// Both backward paths leave grad_w_hh and grad_bias to one epilogue, off the serial path:
+// every da is in grad_gates_x (0 at padding), and h_prev of position p is out at p - 1
+// (forward) or p + 1 (reverse), or h0 at each sequence's step 0, so
+//   grad_w_hh = grad_gates_x[1:T]^T out[0:T-1] + da_first^T h0     (forward)
+//   grad_w_hh = grad_gates_x[0:T-1]^T out[1:T] + da_first^T h0     (reverse)
+// (padding positions pair with zeros on one side or the other; da_first [B, 4H] is each
+// sequence's da at its step 0), two cuBLAS GEMMs; grad_bias = column sums of
+// grad_gates_x (one thread per column and row lane, double sums, fixed order).
 // float32 only (float64 tensors live on the CPU).
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/runtime.h"
+#include "kernels/cuda/lstm_persistent.cuh"
 #include "kernels/linalg.h"
 #include "kernels/lstm.h"
 
 namespace fg::kernels::cuda {
 
 namespace {
+
+namespace lstm = cuda_detail::lstm;
 
 void require_f32(DType dt, const char* kernel) {
   FG_CUDA_REQUIRE(dt == DType::f32, std::string(kernel) + ": CUDA tensors must be float32, got " + dtype_name(dt) +
@@ -50,6 +64,27 @@ __device__ __forceinline__ std::int64_t position(std::int64_t s, std::int64_t le
   return reverse ? len - 1 - s : s;
 }
 
+// ---------------------------------------------------------------- path choice
+// True: the persistent kernels; false: the general path. FG_CUDA_LSTM=general|persistent
+// overrides the choice by H (persistent for H it cannot run is an error naming the limit).
+bool use_persistent(std::int64_t hidden, const char* kernel) {
+  const char* env = std::getenv("FG_CUDA_LSTM");
+  const std::string want = env ? env : "";
+  if (want == "general") return false;
+  const bool supported = lstm::persistent_supported(hidden);
+  if (want == "persistent") {
+    FG_CUDA_REQUIRE(supported, std::string(kernel) + ": FG_CUDA_LSTM=persistent, but hidden size " +
+                                   std::to_string(hidden) + " is outside the persistent kernel's range (H <= " +
+                                   std::to_string(lstm::kMaxPersistentHidden) +
+                                   " and its shared memory must fit the device); unset FG_CUDA_LSTM");
+    return true;
+  }
+  FG_CUDA_REQUIRE(want.empty() || want == "auto",
+                  std::string(kernel) + ": FG_CUDA_LSTM must be auto, general or persistent, got '" + want + "'");
+  return supported;
+}
+
+// ---------------------------------------------------------------- general path kernels
 // h = h0 (or 0), c = c0 (or 0) over n = B * H elements.
 __global__ void init_state_kernel(std::int64_t n, const float* h0, const float* c0, float* h, float* c) {
   const std::int64_t k = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -87,63 +122,76 @@ __global__ void forward_step_kernel(LSTMShape s, std::int64_t step, const float*
   cells[(p * B + b) * H + j] = c_new;
 }
 
-__global__ void backward_step_kernel(LSTMShape s, std::int64_t step, const std::int64_t* lengths, const float* h0,
-                                     const float* c0, const float* out, const float* cells, const float* gates,
-                                     const float* g_out, const float* g_cells, float* dh, float* dc, float* da,
-                                     float* h_prev, float* g_gx) {
+// One backward step for every (b, j). dh arriving at the step's h is dh_gemm (W_hh^T da of
+// step + 1, from the previous GEMM) when the row ran step + 1, else grad_h_n. da rows of
+// inactive sequences are zeroed so that the GEMM reads finite values.
+__global__ void backward_step_kernel(LSTMShape s, std::int64_t step, const std::int64_t* lengths, const float* c0,
+                                     const float* cells, const float* gates, const float* g_out,
+                                     const float* g_cells, const float* g_hn, const float* dh_gemm, float* dc,
+                                     float* da, float* g_gx, float* da_first) {
   const std::int64_t k = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const std::int64_t B = s.batch, H = s.hidden, G = 4 * H;
   if (k >= B * H) return;
   const std::int64_t b = k / H, j = k % H;
   const std::int64_t len = length_of(lengths, b, s.steps);
   float* dar = da + b * G;
-  if (step >= len) {  // not started yet (in reverse time): contributes nothing to the GEMMs
+  if (step >= len) {  // not started yet (in reverse time): contributes nothing to the GEMM
 #pragma unroll
     for (int q = 0; q < 4; ++q) dar[q * H + j] = 0.f;
-    h_prev[k] = 0.f;
     return;
   }
   const std::int64_t p = position(step, len, s.reverse);
   const std::int64_t pp = step == 0 ? -1 : position(step - 1, len, s.reverse);
   const std::int64_t at = (p * B + b) * H + j;
-  const float dh_t = dh[k] + (g_out ? g_out[at] : 0.f);
+  const float dh_in = step + 1 < len ? dh_gemm[k] : (g_hn ? g_hn[k] : 0.f);
+  const float dh_t = dh_in + (g_out ? g_out[at] : 0.f);
   const float* gr = gates + (p * B + b) * G;
   const float i = gr[j], f = gr[H + j], g = gr[2 * H + j], o = gr[3 * H + j];
   const float tc = tanhf(cells[at]);
   const float cp = pp >= 0 ? cells[(pp * B + b) * H + j] : (c0 ? c0[k] : 0.f);
   const float dc_t = dc[k] + (g_cells ? g_cells[at] : 0.f) + dh_t * o * (1.f - tc * tc);
-  const float d_i = dc_t * g * i * (1.f - i);
-  const float d_f = dc_t * cp * f * (1.f - f);
-  const float d_g = dc_t * i * (1.f - g * g);
-  const float d_o = dh_t * tc * o * (1.f - o);
-  dar[j] = d_i;
-  dar[H + j] = d_f;
-  dar[2 * H + j] = d_g;
-  dar[3 * H + j] = d_o;
+  const float d[4] = {dc_t * g * i * (1.f - i), dc_t * cp * f * (1.f - f), dc_t * i * (1.f - g * g),
+                      dh_t * tc * o * (1.f - o)};
   float* ggr = g_gx + (p * B + b) * G;
-  ggr[j] = d_i;
-  ggr[H + j] = d_f;
-  ggr[2 * H + j] = d_g;
-  ggr[3 * H + j] = d_o;
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    dar[q * H + j] = d[q];
+    ggr[q * H + j] = d[q];
+    if (step == 0 && da_first) da_first[b * G + q * H + j] = d[q];
+  }
   dc[k] = dc_t * f;
-  h_prev[k] = pp >= 0 ? out[(pp * B + b) * H + j] : (h0 ? h0[k] : 0.f);
 }
 
-// dh = dh_new on the rows active at `step`.
-__global__ void carry_dh_kernel(LSTMShape s, std::int64_t step, const std::int64_t* lengths, const float* dh_new,
-                                float* dh) {
+// After the last (s = 0) step: grad_h0 = dh after step 0 (grad_h_n for length-0 rows), grad_c0 = dc.
+__global__ void initial_state_grad_kernel(LSTMShape s, const std::int64_t* lengths, const float* g_hn,
+                                          const float* dh_gemm, const float* dc, float* g_h0, float* g_c0) {
   const std::int64_t k = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (k >= s.batch * s.hidden) return;
-  if (step < length_of(lengths, k / s.hidden, s.steps)) dh[k] = dh_new[k];
+  const bool ran = s.max_length > 0 && length_of(lengths, k / s.hidden, s.steps) >= 1;
+  if (g_h0) g_h0[k] = ran ? dh_gemm[k] : (g_hn ? g_hn[k] : 0.f);
+  if (g_c0) g_c0[k] = dc[k];
 }
 
-// out[col] = sum over rows of m[rows, cols] (double accumulation).
+// ---------------------------------------------------------------- epilogue kernels
+constexpr int kSumCols = 32, kSumLanes = 16;
+
+// out[col] = sum over rows of m[rows, cols]: a block of 32 columns x 16 row lanes; each
+// thread sums rows lane, lane + 16, ... in double, then the 16 partial sums of a column
+// are added in lane order. The same bits on every run.
 __global__ void column_sum_kernel(const float* m, std::int64_t rows, std::int64_t cols, float* out) {
-  const std::int64_t col = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (col >= cols) return;
+  __shared__ double partial[kSumLanes][kSumCols + 1];
+  const int cx = threadIdx.x, lane = threadIdx.y;
+  const std::int64_t col = static_cast<std::int64_t>(blockIdx.x) * kSumCols + cx;
   double acc = 0.0;
-  for (std::int64_t r = 0; r < rows; ++r) acc += m[r * cols + col];
-  out[col] = static_cast<float>(acc);
+  if (col < cols)
+    for (std::int64_t r = lane; r < rows; r += kSumLanes) acc += m[r * cols + col];
+  partial[lane][cx] = acc;
+  __syncthreads();
+  if (lane == 0 && col < cols) {
+    double total = 0.0;
+    for (int l = 0; l < kSumLanes; ++l) total += partial[l][cx];
+    out[col] = static_cast<float>(total);
+  }
 }
 
 __global__ void cell_forward_kernel(std::int64_t B, std::int64_t H, const float* gx, const float* gh, const float* c,
@@ -191,12 +239,10 @@ void zero_async(void* p, std::int64_t count) {
   if (p && count > 0) CUDA_CHECK(cudaMemsetAsync(p, 0, sizeof(float) * count, fg::cuda::current_stream()));
 }
 
-}  // namespace
-
-void lstm_recurrence_forward(DType dt, LSTMShape s, const void* gates_x, const void* w_hh, const void* bias,
-                             const std::int64_t* lengths, const void* h0, const void* c0, void* out, void* cells,
-                             void* h_n, void* c_n, void* gates) {
-  require_f32(dt, "lstm_recurrence_forward");
+// ---------------------------------------------------------------- the two paths
+void general_forward(const LSTMShape& s, const void* gates_x, const void* w_hh, const void* bias,
+                     const std::int64_t* lengths, const void* h0, const void* c0, void* out, void* cells, void* h_n,
+                     void* c_n, void* gates) {
   const std::int64_t B = s.batch, H = s.hidden, G = 4 * H, BH = B * H;
   zero_async(out, s.steps * BH);
   zero_async(cells, s.steps * BH);
@@ -216,40 +262,122 @@ void lstm_recurrence_forward(DType dt, LSTMShape s, const void* gates_x, const v
   }
 }
 
+void general_backward(const LSTMShape& s, const void* w_hh, const std::int64_t* lengths, const void* c0,
+                      const void* cells, const void* gates, const void* grad_out, const void* grad_cells,
+                      const void* grad_h_n, const void* grad_c_n, void* grad_gates_x, float* da_first, void* grad_h0,
+                      void* grad_c0) {
+  const std::int64_t B = s.batch, H = s.hidden, G = 4 * H, BH = B * H;
+  cudaStream_t stream = fg::cuda::current_stream();
+  zero_async(grad_gates_x, s.steps * B * G);
+  zero_async(da_first, B * G);
+  if (BH == 0) return;
+  fg::cuda::DeviceBuffer dc(sizeof(float) * BH), dh_gemm(sizeof(float) * BH), da(sizeof(float) * B * G);
+  // dc = grad_c_n (or 0); dh_gemm = 0 (read only where a GEMM has written it)
+  init_state_kernel<<<blocks_for(BH), kBlock, 0, stream>>>(BH, nullptr, cf(grad_c_n), dh_gemm.as<float>(),
+                                                           dc.as<float>());
+  CUDA_CHECK_LAUNCH("init_state_kernel");
+  for (std::int64_t step = s.max_length - 1; step >= 0; --step) {
+    backward_step_kernel<<<blocks_for(BH), kBlock, 0, stream>>>(
+        s, step, lengths, cf(c0), cf(cells), cf(gates), cf(grad_out), cf(grad_cells), cf(grad_h_n),
+        dh_gemm.as<float>(), dc.as<float>(), da.as<float>(), mf(grad_gates_x), da_first);
+    CUDA_CHECK_LAUNCH("backward_step_kernel");
+    // dh [B, H] = da [B, 4H] W_hh [4H, H]: the gradient at h of the previous step
+    gemm(DType::f32, false, false, 1, B, H, G, 1.0, da.data(), 0, w_hh, 0, 0.0, dh_gemm.data(), 0);
+  }
+  if (grad_h0 || grad_c0) {
+    initial_state_grad_kernel<<<blocks_for(BH), kBlock, 0, stream>>>(s, lengths, cf(grad_h_n), dh_gemm.as<float>(),
+                                                                     dc.as<float>(), mf(grad_h0), mf(grad_c0));
+    CUDA_CHECK_LAUNCH("initial_state_grad_kernel");
+  }
+}
+
+// grad_w_hh and grad_bias from grad_gates_x (see the file comment).
+void weight_and_bias_grads(const LSTMShape& s, const void* grad_gates_x, const void* out, const void* h0,
+                           const float* da_first, void* grad_w_hh, void* grad_bias) {
+  const std::int64_t T = s.steps, B = s.batch, H = s.hidden, G = 4 * H;
+  cudaStream_t stream = fg::cuda::current_stream();
+  if (grad_w_hh) {
+    const std::int64_t K = T >= 1 ? (T - 1) * B : 0;  // (position, sequence) pairs with h_prev in `out`
+    if (K > 0) {
+      const float* da = cf(grad_gates_x) + (s.reverse ? 0 : B * G);  // positions 1.. (forward), ..T-2 (reverse)
+      const float* hp = cf(out) + (s.reverse ? B * H : 0);            // positions ..T-2 (forward), 1.. (reverse)
+      gemm(DType::f32, true, false, 1, G, H, K, 1.0, da, 0, hp, 0, 0.0, grad_w_hh, 0);
+    } else {
+      zero_async(grad_w_hh, G * H);
+    }
+    if (h0 && da_first && B > 0) gemm(DType::f32, true, false, 1, G, H, B, 1.0, da_first, 0, h0, 0, 1.0, grad_w_hh, 0);
+  }
+  if (grad_bias) {
+    const dim3 block(kSumCols, kSumLanes);
+    column_sum_kernel<<<static_cast<unsigned>((G + kSumCols - 1) / kSumCols), block, 0, stream>>>(
+        cf(grad_gates_x), T * B, G, mf(grad_bias));
+    CUDA_CHECK_LAUNCH("column_sum_kernel");
+  }
+}
+
+}  // namespace
+
+void lstm_recurrence_forward(DType dt, LSTMShape s, const void* gates_x, const void* w_hh, const void* bias,
+                             const std::int64_t* lengths, const void* h0, const void* c0, void* out, void* cells,
+                             void* h_n, void* c_n, void* gates) {
+  require_f32(dt, "lstm_recurrence_forward");
+  if (!use_persistent(s.hidden, "lstm_recurrence_forward")) {
+    general_forward(s, gates_x, w_hh, bias, lengths, h0, c0, out, cells, h_n, c_n, gates);
+    return;
+  }
+  lstm::RecurrenceForwardArgs a;
+  a.steps = s.steps;
+  a.batch = s.batch;
+  a.hidden = static_cast<int>(s.hidden);
+  a.reverse = s.reverse;
+  a.gates_x = cf(gates_x);
+  a.w_hh = cf(w_hh);
+  a.bias = cf(bias);
+  a.lengths = lengths;
+  a.h0 = cf(h0);
+  a.c0 = cf(c0);
+  a.out = mf(out);
+  a.cells = mf(cells);
+  a.h_n = mf(h_n);
+  a.c_n = mf(c_n);
+  a.gates = mf(gates);
+  lstm::persistent_forward(a);
+}
+
 void lstm_recurrence_backward(DType dt, LSTMShape s, const void* w_hh, const std::int64_t* lengths, const void* h0,
                               const void* c0, const void* out, const void* cells, const void* gates,
                               const void* grad_out, const void* grad_cells, const void* grad_h_n,
                               const void* grad_c_n, void* grad_gates_x, void* grad_w_hh, void* grad_bias,
                               void* grad_h0, void* grad_c0) {
   require_f32(dt, "lstm_recurrence_backward");
-  const std::int64_t B = s.batch, H = s.hidden, G = 4 * H, BH = B * H;
-  cudaStream_t stream = fg::cuda::current_stream();
-  zero_async(grad_gates_x, s.steps * B * G);
-  zero_async(grad_w_hh, G * H);
-  if (BH > 0) {
-    fg::cuda::DeviceBuffer dh(sizeof(float) * BH), dc(sizeof(float) * BH), dh_new(sizeof(float) * BH),
-        h_prev(sizeof(float) * BH), da(sizeof(float) * B * G);
-    init_state_kernel<<<blocks_for(BH), kBlock, 0, stream>>>(BH, cf(grad_h_n), cf(grad_c_n), dh.as<float>(),
-                                                             dc.as<float>());
-    CUDA_CHECK_LAUNCH("init_state_kernel");
-    for (std::int64_t step = s.max_length - 1; step >= 0; --step) {
-      backward_step_kernel<<<blocks_for(BH), kBlock, 0, stream>>>(
-          s, step, lengths, cf(h0), cf(c0), cf(out), cf(cells), cf(gates), cf(grad_out), cf(grad_cells),
-          dh.as<float>(), dc.as<float>(), da.as<float>(), h_prev.as<float>(), mf(grad_gates_x));
-      CUDA_CHECK_LAUNCH("backward_step_kernel");
-      // grad_w_hh[4H, H] += da^T [4H, B] h_prev [B, H];  dh_new [B, H] = da [B, 4H] W_hh [4H, H]
-      if (grad_w_hh) gemm(DType::f32, true, false, 1, G, H, B, 1.0, da.data(), 0, h_prev.data(), 0, 1.0, grad_w_hh, 0);
-      gemm(DType::f32, false, false, 1, B, H, G, 1.0, da.data(), 0, w_hh, 0, 0.0, dh_new.data(), 0);
-      carry_dh_kernel<<<blocks_for(BH), kBlock, 0, stream>>>(s, step, lengths, dh_new.as<float>(), dh.as<float>());
-      CUDA_CHECK_LAUNCH("carry_dh_kernel");
-    }
-    if (grad_h0) CUDA_CHECK(cudaMemcpyAsync(grad_h0, dh.data(), sizeof(float) * BH, cudaMemcpyDeviceToDevice, stream));
-    if (grad_c0) CUDA_CHECK(cudaMemcpyAsync(grad_c0, dc.data(), sizeof(float) * BH, cudaMemcpyDeviceToDevice, stream));
+  // da at each sequence's step 0, for the h0 term of grad_w_hh
+  fg::cuda::DeviceBuffer da_first;
+  if (grad_w_hh && h0 && s.batch > 0) da_first = fg::cuda::DeviceBuffer(sizeof(float) * s.batch * 4 * s.hidden);
+  if (!use_persistent(s.hidden, "lstm_recurrence_backward")) {
+    general_backward(s, w_hh, lengths, c0, cells, gates, grad_out, grad_cells, grad_h_n, grad_c_n, grad_gates_x,
+                     da_first.as<float>(), grad_h0, grad_c0);
+  } else {
+    lstm::RecurrenceBackwardArgs a;
+    a.steps = s.steps;
+    a.batch = s.batch;
+    a.hidden = static_cast<int>(s.hidden);
+    a.reverse = s.reverse;
+    a.w_hh = cf(w_hh);
+    a.lengths = lengths;
+    a.c0 = cf(c0);
+    a.cells = cf(cells);
+    a.gates = cf(gates);
+    a.grad_out = cf(grad_out);
+    a.grad_cells = cf(grad_cells);
+    a.grad_h_n = cf(grad_h_n);
+    a.grad_c_n = cf(grad_c_n);
+    a.grad_gates_x = mf(grad_gates_x);
+    a.da_first = da_first.as<float>();
+    a.grad_h0 = mf(grad_h0);
+    a.grad_c0 = mf(grad_c0);
+    lstm::persistent_backward(a);
   }
-  if (grad_bias) {
-    column_sum_kernel<<<blocks_for(G), kBlock, 0, stream>>>(cf(grad_gates_x), s.steps * B, G, mf(grad_bias));
-    CUDA_CHECK_LAUNCH("column_sum_kernel");
-  }
+  weight_and_bias_grads(s, grad_gates_x, out, h0, da_first.as<float>(), grad_w_hh, grad_bias);
 }
 
 void lstm_cell_forward(DType dt, std::int64_t batch, std::int64_t hidden, const void* gates_x, const void* gates_h,
