@@ -60,15 +60,51 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   }
 
   const bool dropout = opts.training && opts.dropout_p > 0.0;
-  Tensor out = empty({d.batch, d.heads, d.q_len, d.head_dim}, q.options());
-  Tensor probs = empty({d.batch, d.heads, d.q_len, d.kv_len}, q.options());
-  Tensor drop_mask = dropout ? empty(probs.shape(), q.options()) : Tensor();
   std::uint64_t seed = 0, offset = 0;
-  if (dropout) {
+  const auto reserve_dropout = [&](std::int64_t n) {
+    if (!dropout) return;
     Generator& g = gen ? *gen : default_generator();
     seed = g.seed();
-    offset = g.reserve(static_cast<std::uint64_t>(probs.numel()));
+    offset = g.reserve(static_cast<std::uint64_t>(n));
+  };
+  const bool on_cuda = q.device().is_cuda();
+  const bool recompute =
+      opts.impl == AttentionImpl::Recompute ||
+      (opts.impl == AttentionImpl::Auto && on_cuda && kernels::attention_flash_supported(true, d.head_dim));
+  FG_CHECK(!recompute || kernels::attention_flash_supported(on_cuda, d.head_dim),
+           "{}: AttentionImpl::Recompute on CUDA needs head_dim 64 (the tiled kernel), got {}; use Saved or Auto", op,
+           d.head_dim);
+  Tensor out = empty({d.batch, d.heads, d.q_len, d.head_dim}, q.options());
+
+  if (recompute) {
+    Tensor lse = empty({d.batch, d.heads, d.q_len}, q.options());
+    reserve_dropout(d.batch * d.heads * d.q_len * d.kv_len);  // the same counters as the Saved path
+    const double p = dropout ? opts.dropout_p : 0.0;
+    if (out.numel() > 0)
+      FG_DISPATCH(q.device(), attention_flash_forward, q.dtype(), d, q.data_ptr(), k.data_ptr(), v.data_ptr(),
+                  ptr_or_null(mask), p, seed, offset, out.data_ptr(), lse.data_ptr());
+    autograd::record(op, {out}, {q, k, v},
+                     [q, k, v, mask, p, seed, offset, d, out_s = out.detach(), lse](const std::vector<Tensor>& g,
+                                                                                    const std::vector<bool>& need) {
+                       Tensor gq = need[0] ? empty_like(q) : Tensor();
+                       Tensor gk = need[1] ? empty_like(k) : Tensor();
+                       Tensor gv = need[2] ? empty_like(v) : Tensor();
+                       if (q.numel() > 0) {
+                         FG_DISPATCH(q.device(), attention_flash_backward, q.dtype(), d, q.data_ptr(), k.data_ptr(),
+                                     v.data_ptr(), ptr_or_null(mask), p, seed, offset, out_s.data_ptr(),
+                                     lse.data_ptr(), g[0].data_ptr(), out_ptr(gq), out_ptr(gk), out_ptr(gv));
+                       } else {  // no query rows: nothing reaches k and v
+                         if (gk.defined()) gk = zeros_like(k);
+                         if (gv.defined()) gv = zeros_like(v);
+                       }
+                       return std::vector<Tensor>{gq, gk, gv};
+                     });
+    return out;
   }
+
+  Tensor probs = empty({d.batch, d.heads, d.q_len, d.kv_len}, q.options());
+  Tensor drop_mask = dropout ? empty(probs.shape(), q.options()) : Tensor();
+  reserve_dropout(probs.numel());
   if (out.numel() > 0 || probs.numel() > 0)
     FG_DISPATCH(q.device(), attention_forward, q.dtype(), d, q.data_ptr(), k.data_ptr(), v.data_ptr(),
                 ptr_or_null(mask), dropout ? opts.dropout_p : 0.0, seed, offset, out.data_ptr(), probs.data_ptr(),

@@ -17,10 +17,20 @@
 
 namespace fg {
 
+// Which kernels run (kernels/attention.h); all compute the same function and gradients.
+//   Auto:      Recompute on CUDA when the tiled kernel handles head_dim (64), else Saved
+//   Saved:     the forward saves the probabilities [B, H, Sq, Sk] (and the dropout mask) for
+//              the backward; the straightforward CUDA kernels, any head_dim
+//   Recompute: the flash-style contract: the forward saves one log-sum-exp per query row,
+//              the backward recomputes the probabilities and regenerates the dropout mask
+//              (CUDA: head_dim 64 only, else an error; the CPU handles any)
+enum class AttentionImpl { Auto, Saved, Recompute };
+
 struct AttentionOptions {
   double dropout_p = 0.0;  // dropout on the attention probabilities, in [0, 1)
   bool training = false;   // dropout only applies in training
   double scale = 0.0;      // multiplies q . k; 0 means 1 / sqrt(head_dim)
+  AttentionImpl impl = AttentionImpl::Auto;
 };
 
 // q [B, H, Sq, D], k and v [B, H, Sk, D] -> [B, H, Sq, D]:  softmax(scale q k^T + mask) v,

@@ -27,9 +27,18 @@
 // Masked keys have p_ij = 0, hence dL/ds_ij = 0: no gradient leaks into padding. Rows of
 // an all-padding batch item get dL/ds = 0 (see above).
 //
-// The forward saves probs (before dropout) and, when p_drop > 0, the mask m (0 or
-// 1 / (1 - p_drop)) for the backward; docs/attention.md derives all of this and plans
-// the on-chip (flash-style) CUDA version.
+// Two contracts, the same math:
+//  * attention_forward/backward ("saved probabilities"): the forward saves probs (before
+//    dropout) and, when p_drop > 0, the mask m (0 or 1 / (1 - p_drop)), both [B, H, Sq, Sk],
+//    and the backward reads them. Any head size; the straightforward CUDA kernels.
+//  * attention_flash_forward/backward ("recompute"): the forward saves only the row
+//    log-sum-exp lse_i = max_j s_ij + log sum_j exp(s_ij - max_j s_ij), [B, H, Sq]. The
+//    backward recomputes p_ij = exp(s_ij - lse_i) from q and k, regenerates m_ij from the
+//    same Philox counters, and uses D_i = go_i . o_i (the identity above) instead of a row
+//    sum over p. Nothing of size Sq x Sk is ever stored. The CUDA version is the tiled,
+//    on-chip (flash-style) kernel for head_dim 64 (attention_flash_supported);
+//    kernels/cpu/attention.cpp implements the same contract in plain loops.
+// docs/attention.md derives all of this and explains the tiling.
 #pragma once
 
 #include <cstdint>
@@ -51,5 +60,22 @@ FG_KERNEL(attention_forward, (DType dt, const AttentionDims& d, const void* q, c
 FG_KERNEL(attention_backward, (DType dt, const AttentionDims& d, const void* q, const void* k, const void* v,
                                const void* key_mask, const void* probs, const void* drop_mask, const void* gout,
                                void* gq, void* gk, void* gv))
+
+// Recompute contract. lse [B, H, Sq] is written by the forward; dropout (dropout_p > 0) is
+// regenerated from (seed, offset) in the backward, which needs the forward's `out`.
+FG_KERNEL(attention_flash_forward, (DType dt, const AttentionDims& d, const void* q, const void* k, const void* v,
+                                    const void* key_mask, double dropout_p, std::uint64_t seed, std::uint64_t offset,
+                                    void* out, void* lse))
+// gq, gk, gv are overwritten; any may be null when not wanted.
+FG_KERNEL(attention_flash_backward, (DType dt, const AttentionDims& d, const void* q, const void* k, const void* v,
+                                     const void* key_mask, double dropout_p, std::uint64_t seed, std::uint64_t offset,
+                                     const void* out, const void* lse, const void* gout, void* gq, void* gk,
+                                     void* gv))
+
+// Whether this build's attention_flash_* for `device_is_cuda` handles head_dim (the CPU
+// handles any; the tiled CUDA kernel is compiled for head_dim 64 only).
+inline bool attention_flash_supported(bool device_is_cuda, std::int64_t head_dim) {
+  return !device_is_cuda || head_dim == 64;
+}
 
 }  // namespace fg::kernels

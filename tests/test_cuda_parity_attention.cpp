@@ -5,6 +5,10 @@
 //     head_dim 64 and an odd 7, Sq != Sk, padding masks (one batch item all padding), a
 //     custom scale, and dropout: one generator seed gives the same mask on both devices,
 //     so outputs and gradients still match;
+//   - both CUDA implementations explicitly: the tiled flash-style kernel (Recompute, head_dim
+//     64; lengths 1, 7, 33, 63, 64, 65, 130 and 512, so every tile-edge case occurs: partial
+//     query and key tiles, a single row, exactly one tile) and the straightforward
+//     kernels (Saved, head_dim 64 and odd 7, 5);
 //   - bias_gelu (both forms) and add_layer_norm (with and without gamma/beta) over rows
 //     {1, 7, 33} x widths {1, 7, 33, 1025};
 //   - a tiny BertModel moved to CUDA vs the same weights in float64 on the CPU.
@@ -128,7 +132,8 @@ Tensor key_mask(std::int64_t batch, std::int64_t kv_len, bool with_empty) {
 }
 
 void check_attention(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64_t Sk, std::int64_t D, bool masked,
-                     double dropout_p, double scale, std::uint64_t seed) {
+                     double dropout_p, double scale, std::uint64_t seed, AttentionImpl impl = AttentionImpl::Auto,
+                     const Tol& fwd = kForward, const Tol& bwd = kBackward) {
   CAPTURE(B);
   CAPTURE(H);
   CAPTURE(Sq);
@@ -136,6 +141,7 @@ void check_attention(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64
   CAPTURE(D);
   CAPTURE(masked);
   CAPTURE(dropout_p);
+  CAPTURE(static_cast<int>(impl));
   const Pair q = pair_input({B, H, Sq, D}, seed, -2, 2), k = pair_input({B, H, Sk, D}, seed + 1, -2, 2),
              v = pair_input({B, H, Sk, D}, seed + 2);
   const Tensor mask = masked ? key_mask(B, Sk, B > 1) : Tensor();
@@ -144,18 +150,21 @@ void check_attention(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64
   opts.dropout_p = dropout_p;
   opts.training = dropout_p > 0;
   opts.scale = scale;
+  opts.impl = impl;
+  AttentionOptions cpu_opts = opts;
+  cpu_opts.impl = AttentionImpl::Saved;  // the reference: the plain CPU kernels
   Generator g_cpu(seed + 3), g_gpu(seed + 3);
-  const Tensor out_cpu = scaled_dot_product_attention(q.cpu, k.cpu, v.cpu, mask, opts, &g_cpu);
+  const Tensor out_cpu = scaled_dot_product_attention(q.cpu, k.cpu, v.cpu, mask, cpu_opts, &g_cpu);
   const Tensor out_gpu = scaled_dot_product_attention(q.gpu, k.gpu, v.gpu, mask_gpu, opts, &g_gpu);
   CHECK(g_cpu.offset() == g_gpu.offset());
-  FG_CHECK_MATCH(out_gpu, out_cpu, kForward, "attention output");
+  FG_CHECK_MATCH(out_gpu, out_cpu, fwd, "attention output");
   Generator gr(seed + 4);
   const Tensor r = rand({B, H, Sq, D}, gr, TensorOptions{DType::f32}, -1, 1);
   const auto gc = grads_of(out_cpu, r, {q.cpu, k.cpu, v.cpu});
   const auto gg = grads_of(out_gpu, r, {q.gpu, k.gpu, v.gpu});
-  FG_CHECK_MATCH(gg[0], gc[0], kBackward, "dL/dq");
-  FG_CHECK_MATCH(gg[1], gc[1], kBackward, "dL/dk");
-  FG_CHECK_MATCH(gg[2], gc[2], kBackward, "dL/dv");
+  FG_CHECK_MATCH(gg[0], gc[0], bwd, "dL/dq");
+  FG_CHECK_MATCH(gg[1], gc[1], bwd, "dL/dk");
+  FG_CHECK_MATCH(gg[2], gc[2], bwd, "dL/dv");
 }
 
 }  // namespace
@@ -175,6 +184,48 @@ TEST_CASE("cuda parity: scaled_dot_product_attention with dropout (same Philox m
   FG_SKIP_WITHOUT_CUDA();
   check_attention(3, 2, 33, 33, 64, true, 0.2, 0.0, 500);
   check_attention(2, 2, 7, 1, 7, false, 0.5, 0.0, 510);
+}
+
+// Long rows (512 keys): the softmax and weighted sums run over 512 terms and dL/dk, dL/dv
+// sum over 512 query rows of terms ~1 that cancel: absolute errors ~1e-6 sqrt(512) ~ 3e-5
+// on values that may be near zero, hence the larger atol.
+constexpr Tol kLongForward{1e-9, 3e-5, 3e-4, "float32, softmax and sums over 512 keys"};
+constexpr Tol kLongBackward{1e-8, 3e-4, 3e-3, "float32 backward, sums over 512 query rows that may cancel"};
+
+TEST_CASE("cuda parity: tiled (Recompute) attention at tile edges: L in 1, 7, 33, 63, 64, 65, 130, 512, head 64") {
+  FG_SKIP_WITHOUT_CUDA();
+  std::uint64_t seed = 2000;
+  for (std::int64_t S : {1, 7, 33, 63, 64, 65, 130})
+    for (bool masked : {false, true}) check_attention(3, 2, S, S, 64, masked, 0.0, 0.0, seed += 10, AttentionImpl::Recompute);
+  check_attention(2, 2, 7, 130, 64, true, 0.0, 0.0, seed += 10, AttentionImpl::Recompute);   // Sq < one tile < Sk
+  check_attention(2, 2, 130, 7, 64, true, 0.0, 0.3, seed += 10, AttentionImpl::Recompute);   // Sq > Sk, custom scale
+  check_attention(2, 3, 65, 65, 64, true, 0.2, 0.0, seed += 10, AttentionImpl::Recompute);   // dropout regenerated
+  check_attention(2, 2, 512, 512, 64, true, 0.0, 0.0, seed += 10, AttentionImpl::Recompute, kLongForward, kLongBackward);
+  check_attention(1, 2, 512, 512, 64, false, 0.1, 0.0, seed += 10, AttentionImpl::Recompute, kLongForward,
+                  kLongBackward);
+}
+
+TEST_CASE("cuda parity: straightforward (Saved) attention, head 64 and odd heads, L in 1, 7, 33, 512") {
+  FG_SKIP_WITHOUT_CUDA();
+  std::uint64_t seed = 3000;
+  for (std::int64_t S : {1, 7, 33})
+    for (std::int64_t D : {64, 7, 5}) check_attention(3, 2, S, S, D, true, 0.0, 0.0, seed += 10, AttentionImpl::Saved);
+  check_attention(2, 2, 33, 33, 64, true, 0.2, 0.0, seed += 10, AttentionImpl::Saved);
+  check_attention(1, 2, 512, 512, 7, true, 0.0, 0.0, seed += 10, AttentionImpl::Saved, kLongForward, kLongBackward);
+}
+
+TEST_CASE("cuda: AttentionImpl::Recompute with an unsupported head size is a named error") {
+  FG_SKIP_WITHOUT_CUDA();
+  const Pair q = pair_input({1, 1, 3, 7}, 1);
+  AttentionOptions o;
+  o.impl = AttentionImpl::Recompute;
+  bool threw = false;
+  try {
+    scaled_dot_product_attention(q.gpu, q.gpu, q.gpu, Tensor(), o);
+  } catch (const std::exception& e) {
+    threw = std::string(e.what()).find("head_dim 64") != std::string::npos;
+  }
+  CHECK(threw);
 }
 
 TEST_CASE("cuda parity: bias_gelu, erf and tanh forms") {

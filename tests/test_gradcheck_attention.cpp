@@ -6,6 +6,10 @@
 //   - each fused op equals its composition of basic ops (outputs and gradients), dropout
 //     included: the fused attention drops exactly the elements ops dropout drops;
 //   - masks: padded keys get zero probability and no gradient; eval mode ignores dropout;
+//   - the Recompute implementation (kernels/attention.h's second contract: log-sum-exp saved,
+//     probabilities and dropout mask rebuilt in the backward; the CPU version of what the
+//     tiled CUDA kernel does): gradchecks, and equality with the Saved implementation,
+//     masks, all-padding items and dropout included;
 //   - argument errors name the op.
 #include <doctest/doctest.h>
 
@@ -101,7 +105,7 @@ TEST_CASE("scaled_dot_product_attention equals softmax(q k^T / sqrt(d) + mask) v
   }
 }
 
-TEST_CASE("scaled_dot_product_attention: padded keys get no weight and no gradient; all-padding rows average v") {
+TEST_CASE("scaled_dot_product_attention: padded keys get no weight and no gradient, all-padding rows average v") {
   const Tensor mask = from_vector(std::vector<std::int64_t>{1, 1, 0, 0, 0, 0}, {2, 3}, TensorOptions{DType::i64});
   const Tensor q = rand_input({2, 1, 2, 4}, 20), k = rand_input({2, 1, 3, 4}, 21), v = rand_input({2, 1, 3, 4}, 22);
   const Tensor out = scaled_dot_product_attention(q, k, v, mask);
@@ -149,6 +153,52 @@ TEST_CASE("scaled_dot_product_attention: dropout only in training, at about rate
   CHECK(kept == doctest::Approx(0.75).epsilon(0.03));
   const Tensor fused = scaled_dot_product_attention(big, big, big, Tensor(), {.dropout_p = 0.25, .training = true}, &g1);
   check_close(fused, matmul(dropped, big), 1e-13, "fused vs composed at p = 0.25");
+}
+
+TEST_CASE("gradcheck: scaled_dot_product_attention, Recompute implementation (mask, all-padding item, dropout)") {
+  const Tensor mask = key_mask({1, 1, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0}, 3, 5);
+  const Inputs in = {rand_input({3, 2, 4, 3}, 70), rand_input({3, 2, 5, 3}, 71), rand_input({3, 2, 5, 3}, 72)};
+  for (double p : {0.0, 0.3}) {
+    CAPTURE(p);
+    check_grad(
+        [&](const Inputs& v) {
+          Generator gen(78);  // re-seeded: every evaluation draws the same mask
+          AttentionOptions o{.dropout_p = p, .training = true};
+          o.impl = AttentionImpl::Recompute;
+          return scaled_dot_product_attention(v[0], v[1], v[2], mask, o, &gen);
+        },
+        in);
+  }
+}
+
+TEST_CASE("scaled_dot_product_attention: Recompute equals Saved (values, gradients, dropout, float64 and float32)") {
+  const Tensor mask = key_mask({1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1}, 3, 5);  // item 1 all padding
+  for (DType dt : {DType::f64, DType::f32}) {
+    CAPTURE(dtype_name(dt));
+    Inputs in;
+    for (const Tensor& t : {rand_input({3, 2, 4, 6}, 80, -2, 2), rand_input({3, 2, 5, 6}, 81, -2, 2),
+                            rand_input({3, 2, 5, 6}, 82)}) {
+      Tensor c = t.detach().to(dt);
+      c.requires_grad_(true);
+      in.push_back(c);
+    }
+    const Tensor R = rand_input({3, 2, 4, 6}, 83).detach().to(dt);
+    const Tensor m = mask.to(dt);
+    const double tol = dt == DType::f64 ? 1e-13 : 1e-5;
+    for (double p : {0.0, 0.4}) {
+      CAPTURE(p);
+      AttentionOptions saved{.dropout_p = p, .training = true}, recompute = saved;
+      saved.impl = AttentionImpl::Saved;
+      recompute.impl = AttentionImpl::Recompute;
+      Generator g1(6), g2(6);
+      const Tensor a = scaled_dot_product_attention(in[0], in[1], in[2], m, saved, &g1);
+      const Tensor b = scaled_dot_product_attention(in[0], in[1], in[2], m, recompute, &g2);
+      CHECK(g1.offset() == g2.offset());  // the same counters: the same dropout mask
+      check_close(b, a, tol, "output");
+      const auto ga = autograd::grad(sum(a * R), in), gb = autograd::grad(sum(b * R), in);
+      for (int i = 0; i < 3; ++i) check_close(gb[i], ga[i], tol * 10, "gradient of input " + std::to_string(i));
+    }
+  }
 }
 
 TEST_CASE("gradcheck: bias_gelu (erf and tanh forms) and equality with gelu(x + b)") {
