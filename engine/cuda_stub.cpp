@@ -32,6 +32,7 @@ namespace fg::cuda {
 
 namespace {
 std::atomic<bool> g_allow_tf32{false};
+std::atomic<bool> g_allow_bf16{false};
 std::atomic<bool> g_deterministic{false};
 }  // namespace
 
@@ -47,6 +48,8 @@ StepScope::StepScope(int device) : device_(device) { begin_step(device_); }
 StepScope::~StepScope() = default;
 void set_allow_tf32(bool on) { g_allow_tf32 = on; }
 bool allow_tf32() { return g_allow_tf32; }
+void set_allow_bf16(bool on) { g_allow_bf16 = on; }
+bool allow_bf16() { return g_allow_bf16; }
 void set_deterministic(bool on) { g_deterministic = on; }
 bool deterministic() { return g_deterministic; }
 void synchronize(int) { cuda_rt::no_cuda("synchronizing a CUDA device"); }

@@ -5,6 +5,7 @@
 //
 //   fg::cuda::set_deterministic(true);   // scatter-add/index_add without float atomics
 //   fg::cuda::set_allow_tf32(true);      // cuBLAS may use TF32 tensor cores (off by default)
+//   fg::cuda::set_allow_bf16(true);      // cuBLAS may use BF16 tensor cores (off by default)
 //   auto s = fg::cuda::allocator_stats(); // in use, peak, cached bytes, cache hits
 //   fg::cuda::empty_cache();             // hand cached blocks back to the driver
 //
@@ -74,6 +75,13 @@ class StepScope {
 // Off by default, so float32 results match float32 arithmetic.
 void set_allow_tf32(bool on);
 bool allow_tf32();
+
+// BF16 tensor-core math in cuBLAS float32 GEMMs: the inputs are rounded to bfloat16 (8
+// mantissa bits, relative error up to 2^-9 per input) and the products accumulate in
+// float32 (cublasGemmStridedBatchedEx with CUBLAS_COMPUTE_32F_FAST_16BF). Tensors stay
+// float32. Off by default; when on it takes precedence over TF32.
+void set_allow_bf16(bool on);
+bool allow_bf16();
 
 // Deterministic mode: kernels that would accumulate with float atomics (index_add,
 // scatter_add) instead sort the contributions by destination and sum each destination

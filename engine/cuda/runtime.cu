@@ -65,6 +65,7 @@ constexpr std::size_t kMinBlock = 512;
 constexpr std::size_t kStagingBytes = std::size_t{4} << 20;
 
 std::atomic<bool> g_allow_tf32{false};
+std::atomic<bool> g_allow_bf16{false};
 std::atomic<bool> g_deterministic{false};
 
 std::string mib(std::size_t bytes) {
@@ -567,6 +568,8 @@ StepScope::~StepScope() {
 
 void set_allow_tf32(bool on) { g_allow_tf32 = on; }
 bool allow_tf32() { return g_allow_tf32; }
+void set_allow_bf16(bool on) { g_allow_bf16 = on; }
+bool allow_bf16() { return g_allow_bf16; }
 void set_deterministic(bool on) { g_deterministic = on; }
 bool deterministic() { return g_deterministic; }
 void synchronize(int device) { cuda_rt::synchronize(device); }

@@ -13,10 +13,14 @@
 // each operand transposed iff its row-major flag is set, and leading dimensions equal
 // to the row lengths of the stored row-major buffers: ldb = trans_b ? k : n,
 // lda = trans_a ? m : k, ldc = n.
-// Math mode: pure float32 unless fg::cuda::set_allow_tf32(true) (engine/cuda/cuda_api.h).
+// Math mode: pure float32 unless fg::cuda::set_allow_tf32(true) (TF32 tensor cores, set
+// on the handle) or fg::cuda::set_allow_bf16(true) (engine/cuda/cuda_api.h): then the
+// same product goes through cublasGemmStridedBatchedEx with float32 storage and compute
+// type CUBLAS_COMPUTE_32F_FAST_16BF (inputs rounded to bfloat16, float32 accumulation).
 #include <algorithm>
 #include <limits>
 
+#include "engine/cuda/cuda_api.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/linalg.h"
 
@@ -37,6 +41,15 @@ void gemm(DType dt, bool trans_a, bool trans_b, std::int64_t batch, std::int64_t
   const int ldb = static_cast<int>(std::max<std::int64_t>(1, trans_b ? k : n));
   const int ldc = static_cast<int>(n);
   const float alpha_f = static_cast<float>(alpha), beta_f = static_cast<float>(beta);
+  if (::fg::cuda::allow_bf16()) {
+    CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+        ::fg::cuda::cublas_handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+        static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha_f, b, CUDA_R_32F, ldb,
+        static_cast<long long>(stride_b), a, CUDA_R_32F, lda, static_cast<long long>(stride_a), &beta_f, c, CUDA_R_32F,
+        ldc, static_cast<long long>(stride_c), static_cast<int>(batch), CUBLAS_COMPUTE_32F_FAST_16BF,
+        CUBLAS_GEMM_DEFAULT));
+    return;
+  }
   CUBLAS_CHECK(cublasSgemmStridedBatched(
       ::fg::cuda::cublas_handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
       static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha_f, static_cast<const float*>(b), ldb,
