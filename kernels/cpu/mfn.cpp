@@ -89,21 +89,21 @@ void backward(const GatedMemoryShape& s, const T* u_hat, const T* w_u, const T* 
         gz[m] = static_cast<T>(dz[m]);
         gz[M + m] = static_cast<T>(dz[M + m]);
       }
+      // dhid = [W1^T dz1 ; W2^T dz2], rows of W1 and W2 read in order
+      std::fill(dpre.begin(), dpre.end(), 0.0);
+      for (std::int64_t m = 0; m < M; ++m) {
+        for (std::int64_t g = 0; g < G1; ++g) dpre[g] += static_cast<double>(w1[m * G1 + g]) * dz[m];
+        for (std::int64_t g = 0; g < G2; ++g) dpre[G1 + g] += static_cast<double>(w2[m * G2 + g]) * dz[M + m];
+      }
       for (std::int64_t g = 0; g < G; ++g) {
-        double dh = 0.0;
-        if (g < G1)
-          for (std::int64_t m = 0; m < M; ++m) dh += static_cast<double>(w1[m * G1 + g]) * dz[m];
-        else
-          for (std::int64_t m = 0; m < M; ++m) dh += static_cast<double>(w2[m * G2 + (g - G1)]) * dz[M + m];
         const double keep = drop ? static_cast<double>(drop[row * G + g]) : 1.0;
-        dpre[g] = pre[row * G + g] > T(0) ? dh * keep : 0.0;
+        dpre[g] = pre[row * G + g] > T(0) ? dpre[g] * keep : 0.0;
         ggx[g] = static_cast<T>(dpre[g]);
       }
-      for (std::int64_t m = 0; m < M; ++m) {
-        double d = du[m] * static_cast<double>(gam[m]);
-        for (std::int64_t g = 0; g < G; ++g) d += static_cast<double>(w_u[g * M + m]) * dpre[g];
-        du[m] = d;
-      }
+      // du = du * g1 + W_u^T dpre, rows of W_u read in order
+      for (std::int64_t m = 0; m < M; ++m) du[m] *= static_cast<double>(gam[m]);
+      for (std::int64_t g = 0; g < G; ++g)
+        for (std::int64_t m = 0; m < M; ++m) du[m] += static_cast<double>(w_u[g * M + m]) * dpre[g];
     }
   }
 }
