@@ -19,14 +19,20 @@ BUILD_PKGS=(cmake ninja-build g++ pkg-config
             libfmt-dev doctest-dev libbenchmark-dev libhdf5-dev libopenblas-dev libcli11-dev nlohmann-json3-dev
             libfftw3-dev)
 TEST_PKGS=(python3 python3-torch python3-numpy python3-h5py python3-matplotlib)
-DATA_PKGS=(espeak-ng npm)  # the digit datasets (tools/build_digits.sh)
 PACKAGES=("${BUILD_PKGS[@]}")
-[ "$MODE" = "--demo" ] || PACKAGES+=("${TEST_PKGS[@]}" "${DATA_PKGS[@]}")
+[ "$MODE" = "--demo" ] || PACKAGES+=("${TEST_PKGS[@]}")
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+# The digit datasets (tools/build_digits.sh) need the commands espeak-ng and npm. npm is
+# checked as a command: it may come with a non-Debian nodejs (NodeSource's ships npm and
+# conflicts with Debian's npm package).
+if [ "$MODE" != "--demo" ]; then
+  command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 if ((${#missing[@]})); then
   echo "setup: installing missing Debian packages: ${missing[*]}"
   SUDO=""
