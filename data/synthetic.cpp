@@ -19,14 +19,31 @@ struct ModalityWorld {
   std::vector<double> signal_map, nuisance_map;
 };
 
+// The per-dataset part of the label variants: v_k [n_targets, K], row-major.
+struct TaskWorld {
+  std::int64_t targets = 0;
+  std::vector<double> weights;
+};
+
 std::vector<double> to_doubles(const Tensor& t) { return t.to_vector<double>(); }
 
+// Steps of modality m's grid and an utterance's length on it (the identity when aligned).
+std::int64_t grid_steps(const SyntheticConfig& cfg, const SyntheticModality& spec) {
+  if (cfg.aligned) return cfg.max_steps;
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(static_cast<double>(cfg.max_steps) * spec.steps_per_word)));
+}
+std::int64_t grid_length(const SyntheticConfig& cfg, const SyntheticModality& spec, std::int64_t len) {
+  if (cfg.aligned) return len;
+  const auto l = static_cast<std::int64_t>(std::llround(static_cast<double>(len) * spec.steps_per_word));
+  return std::clamp<std::int64_t>(l, 1, grid_steps(cfg, spec));
+}
+
 MultimodalSplit generate_split(const SyntheticConfig& cfg, const std::vector<ModalityWorld>& world,
-                               const std::string& name, std::int64_t n, std::uint64_t seed, SyntheticTruth& truth) {
+                               const TaskWorld& task_world, const std::string& name, std::int64_t n,
+                               std::uint64_t seed, SyntheticTruth& truth) {
   Generator gen(seed);
   const auto k = static_cast<std::int64_t>(cfg.factor_weights.size());
   const auto n_mod = static_cast<std::int64_t>(cfg.modalities.size());
-  const std::int64_t t_max = cfg.max_steps;
 
   // Every random draw of the split, in a fixed order (each advances the Philox stream).
   const auto z = to_doubles(randn({n, k}, gen, f64_opts()));
@@ -43,7 +60,6 @@ MultimodalSplit generate_split(const SyntheticConfig& cfg, const std::vector<Mod
   std::vector<float> labels(static_cast<std::size_t>(n)), score(static_cast<std::size_t>(n));
   std::vector<std::int64_t> lengths(static_cast<std::size_t>(n));
   std::vector<float> expression(static_cast<std::size_t>(n * n_mod), 1.0f);
-  std::vector<double> envelope(static_cast<std::size_t>(n * t_max), 0.0);
   for (std::int64_t i = 0; i < n; ++i) {
     // 2. sentiment score
     double s = 0;
@@ -59,35 +75,55 @@ MultimodalSplit generate_split(const SyntheticConfig& cfg, const std::vector<Mod
     labels[i] = static_cast<float>(sum / static_cast<double>(cfg.annotators));
     // 4. length
     const std::int64_t span = cfg.max_steps - cfg.min_steps + 1;
-    const std::int64_t len = cfg.min_steps + std::min(span - 1, static_cast<std::int64_t>(len_u[i] * span));
-    lengths[i] = len;
+    lengths[i] = cfg.min_steps + std::min(span - 1, static_cast<std::int64_t>(len_u[i] * span));
     // 5. at most one silent or contradicting modality
     const double u = odd_u[i * 2];
     const auto which = std::min(n_mod - 1, static_cast<std::int64_t>(odd_u[i * 2 + 1] * n_mod));
     if (u < cfg.p_silent) expression[i * n_mod + which] = 0.0f;
     else if (u < cfg.p_silent + cfg.p_contradict) expression[i * n_mod + which] = -1.0f;
-    // 6. the bump, mean 1 over the valid steps
+  }
+
+  // 6. the bump of utterance i on a grid where it has `len` steps, mean 1 over them
+  auto envelope = [&](std::int64_t i, std::int64_t len, std::vector<double>& h) {
     const double centre = (0.2 + 0.6 * bump_u[i * 2]) * static_cast<double>(len);
     const double width = (0.15 + 0.2 * bump_u[i * 2 + 1]) * static_cast<double>(len);
     double total = 0;
+    h.assign(static_cast<std::size_t>(len), 0.0);
     for (std::int64_t t = 0; t < len; ++t) {
       const double d = (static_cast<double>(t) - centre) / width;
-      envelope[i * t_max + t] = std::exp(-0.5 * d * d);
-      total += envelope[i * t_max + t];
+      h[t] = std::exp(-0.5 * d * d);
+      total += h[t];
     }
-    for (std::int64_t t = 0; t < len; ++t) envelope[i * t_max + t] *= static_cast<double>(len) / total;
+    for (std::int64_t t = 0; t < len; ++t) h[t] *= static_cast<double>(len) / total;
+  };
+
+  // Variants draw from their own stream, so the base dataset stays the same bit for bit.
+  Generator extra(derive_seed(seed, 1));
+  std::vector<float> present(static_cast<std::size_t>(n * n_mod), 1.0f);
+  if (cfg.p_missing > 0) {
+    const auto miss_u = to_doubles(rand({n, n_mod}, extra, f64_opts()));
+    for (std::int64_t i = 0; i < n; ++i) {
+      std::int64_t kept = 0, best = 0;
+      for (std::int64_t m = 0; m < n_mod; ++m) {
+        if (miss_u[i * n_mod + m] < cfg.p_missing) present[i * n_mod + m] = 0.0f;
+        else ++kept;
+        if (miss_u[i * n_mod + m] > miss_u[i * n_mod + best]) best = m;
+      }
+      if (kept == 0) present[i * n_mod + best] = 1.0f;
+    }
   }
 
   MultimodalSplit split;
   split.name = name;
-  split.labels = from_vector(labels, {n});
   split.lengths = from_vector(lengths, {n}, TensorOptions{DType::i64});
-  split.mask = mask_from_lengths(split.lengths, t_max);
+  if (cfg.aligned) split.mask = mask_from_lengths(split.lengths, cfg.max_steps);
 
+  std::vector<double> h;
   for (std::int64_t m = 0; m < n_mod; ++m) {
     const SyntheticModality& spec = cfg.modalities[m];
     const ModalityWorld& mw = world[m];
     const std::int64_t d = spec.dim;
+    const std::int64_t t_max = grid_steps(cfg, spec);
     const auto n_sig = static_cast<std::int64_t>(spec.factors.size());
     const std::int64_t n_nui = spec.nuisance_factors;
     // 7. nuisance, 8. per-step noise (drawn for padding steps too, then overwritten by zeros)
@@ -95,7 +131,11 @@ MultimodalSplit generate_split(const SyntheticConfig& cfg, const std::vector<Mod
     Tensor x = randn({n, t_max, d}, gen, f32_opts());
     float* xp = x.data<float>();
     std::vector<double> signal(static_cast<std::size_t>(d)), offset(static_cast<std::size_t>(d));
+    std::vector<std::int64_t> mod_len(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) {
+      const bool here = present[i * n_mod + m] != 0.0f;
+      const std::int64_t len = here ? grid_length(cfg, spec, lengths[i]) : (cfg.aligned ? lengths[i] : 0);
+      mod_len[i] = len;
       const double gain = expression[i * n_mod + m] * std::exp(cfg.expressiveness_std * expr_n[i * n_mod + m]) *
                           spec.signal_scale;
       for (std::int64_t j = 0; j < d; ++j) {
@@ -105,19 +145,72 @@ MultimodalSplit generate_split(const SyntheticConfig& cfg, const std::vector<Mod
         signal[j] = gain * sg;
         offset[j] = spec.nuisance_scale * nu;
       }
+      if (here) envelope(i, len, h);
       for (std::int64_t t = 0; t < t_max; ++t) {
         float* row = xp + (i * t_max + t) * d;
-        if (t >= lengths[i]) {
+        if (!here || t >= len) {
           std::fill_n(row, d, 0.0f);
           continue;
         }
-        const double h = envelope[i * t_max + t];
         for (std::int64_t j = 0; j < d; ++j)
-          row[j] = static_cast<float>(h * signal[j] + offset[j] + spec.noise_std * static_cast<double>(row[j]));
+          row[j] = static_cast<float>(h[t] * signal[j] + offset[j] + spec.noise_std * static_cast<double>(row[j]));
       }
     }
     split.modality_names.push_back(spec.name);
     split.features.push_back(x);
+    if (!cfg.aligned) {
+      split.modality_lengths.push_back(from_vector(mod_len, {n}, TensorOptions{DType::i64}));
+      split.modality_masks.push_back(mask_from_lengths(split.modality_lengths.back(), t_max));
+    }
+  }
+  if (!cfg.aligned) split.lengths = Tensor();
+  if (cfg.p_missing > 0) split.present = from_vector(present, {n, n_mod});
+
+  // Labels of the task (data/synthetic.h); the variants' noise comes from `extra`.
+  split.label_names = SyntheticConfig::task_label_names(cfg.task);
+  switch (cfg.task) {
+    case SyntheticTask::sentiment:
+      split.labels = from_vector(labels, {n});
+      break;
+    case SyntheticTask::three_class: {
+      std::vector<float> c(static_cast<std::size_t>(n));
+      for (std::int64_t i = 0; i < n; ++i) c[i] = labels[i] <= -0.5f ? 0.0f : labels[i] >= 0.5f ? 2.0f : 1.0f;
+      split.labels = from_vector(c, {n});
+      split.label_kind = LabelKind::class_index;
+      break;
+    }
+    case SyntheticTask::emotions:
+    case SyntheticTask::traits: {
+      const std::int64_t kt = task_world.targets;
+      std::vector<float> target(static_cast<std::size_t>(n * kt)), y(static_cast<std::size_t>(n * kt));
+      const bool emotions = cfg.task == SyntheticTask::emotions;
+      const auto noise = to_doubles(randn({n, kt, emotions ? 1 : cfg.annotators}, extra, f64_opts()));
+      for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t e = 0; e < kt; ++e) {
+          double v = 0, norm = 0;
+          for (std::int64_t f = 0; f < k; ++f) {
+            const double w = task_world.weights[e * k + f];
+            v += w * z[i * k + f], norm += w * w;
+          }
+          v /= std::sqrt(norm);
+          target[i * kt + e] = static_cast<float>(v);
+          if (emotions) {
+            y[i * kt + e] = v + cfg.emotion_noise * noise[i * kt + e] > cfg.emotion_threshold ? 1.0f : 0.0f;
+          } else {
+            double sum = 0;
+            for (std::int64_t a = 0; a < cfg.annotators; ++a) {
+              const double r = round_half_even(4.0 + 3.0 * std::tanh(cfg.label_gain * v) +
+                                               cfg.annotator_noise * noise[(i * kt + e) * cfg.annotators + a]);
+              sum += std::clamp(r, 1.0, 7.0);
+            }
+            y[i * kt + e] = static_cast<float>(sum / static_cast<double>(cfg.annotators));
+          }
+        }
+      split.labels = from_vector(y, {n, kt});
+      split.label_kind = emotions ? LabelKind::multi_label : LabelKind::multi_regression;
+      truth.target_scores = from_vector(target, {n, kt});
+      break;
+    }
   }
 
   truth.latent = from_vector(z, {n, k}, f32_opts());
@@ -132,10 +225,46 @@ MultimodalSplit generate_split(const SyntheticConfig& cfg, const std::vector<Mod
 std::vector<SyntheticModality> SyntheticConfig::default_modalities(std::int64_t text_dim, std::int64_t acoustic_dim,
                                                                    std::int64_t visual_dim) {
   return {
-      {"text", text_dim, {0, 1, 2, 3}, 8, 1.0, 1.0, 3.0},
-      {"acoustic", acoustic_dim, {1, 4}, 2, 1.0, 1.0, 1.5},
-      {"visual", visual_dim, {2, 4, 5}, 4, 1.0, 1.0, 2.0},
+      {"text", text_dim, {0, 1, 2, 3}, 8, 1.0, 1.0, 3.0, 1.0},
+      {"acoustic", acoustic_dim, {1, 4}, 2, 1.0, 1.0, 1.5, 3.0},
+      {"visual", visual_dim, {2, 4, 5}, 4, 1.0, 1.0, 2.0, 2.0},
   };
+}
+
+std::vector<std::string> SyntheticConfig::task_label_names(SyntheticTask task) {
+  switch (task) {
+    case SyntheticTask::sentiment: return {};
+    case SyntheticTask::three_class: return {"negative", "neutral", "positive"};
+    case SyntheticTask::emotions: return {"happy", "sad", "angry", "neutral", "excited", "frustrated"};
+    case SyntheticTask::traits:
+      return {"confident", "passionate", "voice_pleasant", "dominant", "credible", "vivid",
+              "expertise", "entertaining", "reserved", "trusting", "relaxed", "outgoing",
+              "thorough", "nervous", "persuasive", "humorous"};
+  }
+  return {};
+}
+
+SyntheticConfig SyntheticConfig::preset(const std::string& name) {
+  SyntheticConfig c;
+  if (name == "mosi") return c;  // the defaults: 1284 / 229 / 686, 300 / 5 / 20
+  if (name == "mosei") {
+    c.train_size = 16326, c.valid_size = 1871, c.test_size = 4659;
+    c.modalities = default_modalities(300, 74, 35);
+    return c;
+  }
+  if (name == "iemocap") {
+    c.train_size = 2717, c.valid_size = 798, c.test_size = 938;
+    c.modalities = default_modalities(300, 74, 35);
+    c.task = SyntheticTask::emotions;
+    return c;
+  }
+  if (name == "pom") {
+    c.train_size = 600, c.valid_size = 100, c.test_size = 203;
+    c.modalities = default_modalities(300, 74, 35);
+    c.task = SyntheticTask::traits;
+    return c;
+  }
+  FG_FAIL("synthetic preset '{}' is unknown (known: mosi, mosei, iemocap, pom)", name);
 }
 
 void SyntheticConfig::validate() const {
@@ -159,6 +288,10 @@ void SyntheticConfig::validate() const {
            "synthetic config: need p_silent, p_contradict >= 0 with p_silent + p_contradict <= 1, got {} and {}",
            p_silent, p_contradict);
   FG_CHECK(expressiveness_std >= 0, "synthetic config: expressiveness_std must be >= 0, got {}", expressiveness_std);
+  FG_CHECK(p_missing >= 0 && p_missing < 1, "synthetic config: p_missing must be in [0, 1), got {}", p_missing);
+  FG_CHECK(std::isfinite(emotion_threshold) && emotion_noise >= 0,
+           "synthetic config: emotion_threshold must be finite and emotion_noise >= 0, got {} and {}",
+           emotion_threshold, emotion_noise);
   FG_CHECK(!modalities.empty(), "synthetic config: needs at least one modality");
   const auto k = static_cast<std::int64_t>(factor_weights.size());
   for (std::size_t m = 0; m < modalities.size(); ++m) {
@@ -174,6 +307,9 @@ void SyntheticConfig::validate() const {
     FG_CHECK(s.nuisance_factors >= 0, "synthetic config: modality '{}': nuisance_factors must be >= 0", s.name);
     FG_CHECK(s.signal_scale >= 0 && s.nuisance_scale >= 0 && s.noise_std >= 0,
              "synthetic config: modality '{}': signal_scale, nuisance_scale and noise_std must be >= 0", s.name);
+    FG_CHECK(aligned || (std::isfinite(s.steps_per_word) && s.steps_per_word > 0),
+             "synthetic config: modality '{}': steps_per_word must be > 0 for an unaligned dataset, got {}", s.name,
+             s.steps_per_word);
   }
 }
 
@@ -191,10 +327,21 @@ SyntheticDataset make_synthetic_dataset(const SyntheticConfig& cfg) {
                                          1.0 / std::sqrt(double(spec.nuisance_factors))));
     world.push_back(std::move(mw));
   }
+  // The label variants' weights v_k, from their own stream.
+  TaskWorld task_world;
+  if (cfg.task == SyntheticTask::emotions || cfg.task == SyntheticTask::traits) {
+    task_world.targets = static_cast<std::int64_t>(SyntheticConfig::task_label_names(cfg.task).size());
+    Generator task_gen(derive_seed(cfg.seed, 4));
+    task_world.weights =
+        to_doubles(randn({task_world.targets, static_cast<std::int64_t>(cfg.factor_weights.size())}, task_gen, f64_opts()));
+  }
   SyntheticDataset out;
-  out.data.train = generate_split(cfg, world, "train", cfg.train_size, derive_seed(cfg.seed, 1), out.train_truth);
-  out.data.valid = generate_split(cfg, world, "valid", cfg.valid_size, derive_seed(cfg.seed, 2), out.valid_truth);
-  out.data.test = generate_split(cfg, world, "test", cfg.test_size, derive_seed(cfg.seed, 3), out.test_truth);
+  out.data.train =
+      generate_split(cfg, world, task_world, "train", cfg.train_size, derive_seed(cfg.seed, 1), out.train_truth);
+  out.data.valid =
+      generate_split(cfg, world, task_world, "valid", cfg.valid_size, derive_seed(cfg.seed, 2), out.valid_truth);
+  out.data.test =
+      generate_split(cfg, world, task_world, "test", cfg.test_size, derive_seed(cfg.seed, 3), out.test_truth);
   return out;
 }
 

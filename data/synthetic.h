@@ -43,6 +43,33 @@
 //          acoustic     5   {1, 4}         2    1.5
 //          visual      20   {2, 4, 5}      4    2.0
 //
+// Variants (all off by default; the default config gives exactly the dataset above):
+//
+//   aligned = false   UNALIGNED modalities (MMSA's unaligned_50, MulT's *_noalign): modality m
+//                     has its own time grid of T_m = ceil(max_steps * steps_per_word_m) steps and
+//                     utterance lengths L_m = max(1, round(L * steps_per_word_m)); the bump of
+//                     step 6 sits at the same fraction of the utterance on every grid. The split
+//                     then has modality_lengths / modality_masks instead of lengths / mask.
+//   p_missing         each (utterance, modality) is MISSING with this probability (at least
+//                     one modality stays per utterance: if all were drawn missing, the one with
+//                     the largest draw is kept). A missing modality has all-zero features (and
+//                     length 0 when unaligned), and split.present [N, M] says which are there.
+//   task              what the labels are, all from the same latent z:
+//     sentiment       the regression score y of step 3 (default)
+//     three_class     class_index 0 / 1 / 2 = negative (y <= -0.5), neutral (|y| < 0.5),
+//                     positive (y >= 0.5), named "negative", "neutral", "positive"
+//     emotions        IEMOCAP-like multi-label over 6 emotions (happy, sad, angry, neutral,
+//                     excited, frustrated): emotion k is present iff
+//                       v_k . z / |v_k| + emotion_noise * N(0, 1) > emotion_threshold,
+//                     with v_k ~ N(0, I_K) drawn once per dataset (about 1 in 4 utterances has
+//                     each emotion; several can co-occur, none is possible)
+//     traits          POM-like regression of 16 speaker traits (confident, passionate, ...),
+//                     each the mean of A integer ratings on 1..7:
+//                       r_a = clip(round(4 + 3 tanh(g v_k . z / |v_k|) + N(0, sigma_a^2)), 1, 7)
+//   preset(name)      "mosi", "mosei", "iemocap", "pom": split sizes, feature sizes and task of
+//                     the real dataset (table in docs/data-format.md). Memory: N * T * sum(D_m)
+//                     floats (MOSEI's train split at T = 50: about 1 GB); shrink the sizes for demos.
+//
 // Averaging x_m over the valid steps (what the late-fusion baseline does) keeps the signal
 // (h has mean 1), keeps the nuisance, and divides the noise variance by L: what remains is a
 // noisy, nuisance-laden view of part of z, different for every modality.
@@ -68,7 +95,11 @@ struct SyntheticModality {
   double signal_scale = 1.0;          // a_m
   double nuisance_scale = 1.0;        // b_m
   double noise_std = 1.0;             // sigma_m (per step)
+  double steps_per_word = 1.0;        // time-grid rate when the config is unaligned (else unused)
 };
+
+// What the labels of a synthetic dataset are (see the variants above).
+enum class SyntheticTask { sentiment, three_class, emotions, traits };
 
 struct SyntheticConfig {
   std::uint64_t seed = 0;
@@ -82,10 +113,20 @@ struct SyntheticConfig {
   double p_contradict = 0.10;
   double expressiveness_std = 0.3;  // sigma_gamma
   std::vector<SyntheticModality> modalities = default_modalities();
+  // --- variants (the defaults keep the base dataset, bit for bit) ---
+  bool aligned = true;
+  double p_missing = 0.0;
+  SyntheticTask task = SyntheticTask::sentiment;
+  double emotion_threshold = 0.8, emotion_noise = 0.5;  // emotions task
 
-  // text / acoustic / visual with the given feature sizes (MOSI's: 300, 5, 20).
+  // text / acoustic / visual with the given feature sizes (MOSI's: 300, 5, 20); when unaligned,
+  // acoustic has 3 and visual 2 steps per word.
   static std::vector<SyntheticModality> default_modalities(std::int64_t text_dim = 300, std::int64_t acoustic_dim = 5,
                                                            std::int64_t visual_dim = 20);
+  // The config of a named real dataset (mosi, mosei, iemocap, pom); throws listing the names.
+  static SyntheticConfig preset(const std::string& name);
+  // Label names of a task (empty for sentiment).
+  static std::vector<std::string> task_label_names(SyntheticTask task);
   // Throws naming the field and what was expected.
   void validate() const;
 };
@@ -95,6 +136,7 @@ struct SyntheticTruth {
   Tensor latent;      // float32 [N, K]: z
   Tensor score;       // float32 [N]: s
   Tensor expression;  // float32 [N, M]: e_m (1 expresses, 0 silent, -1 contradicts)
+  Tensor target_scores;  // float32 [N, 6 or 16]: v_k . z / |v_k| (emotions, traits tasks only)
 };
 
 struct SyntheticDataset {

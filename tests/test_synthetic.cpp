@@ -2,12 +2,15 @@
 // shapes, padding, determinism, and each step of the documented generative process.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
+#include "data/h5_dataset.h"
 #include "data/metrics.h"
 #include "data/synthetic.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "support/data_fixtures.h"
 
 using namespace fg;
 using namespace fg::data;
@@ -244,4 +247,223 @@ TEST_CASE("synthetic: a bad config is a clear error naming the field") {
   c = small_config();
   c.train_size = -1;
   CHECK_THROWS_WITH_AS(make_synthetic_dataset(c), doctest::Contains("train_size"), fg::Error);
+}
+
+// ---------------------------------------------------------------- variants
+
+TEST_CASE("synthetic: unaligned modalities get their own time grids and lengths") {
+  SyntheticConfig c = small_config();
+  c.aligned = false;
+  c.min_steps = 4, c.max_steps = 9;
+  c.modalities[1].steps_per_word = 2.5;  // acoustic
+  c.modalities[2].steps_per_word = 0.5;  // visual
+  const SyntheticDataset d = make_synthetic_dataset(c);
+  const MultimodalSplit& s = d.data.train;
+  REQUIRE(!s.aligned());
+  CHECK(!s.lengths.defined());
+  CHECK(s.features[0].shape() == Shape{64, 9, 300});
+  CHECK(s.features[1].shape() == Shape{64, 23, 5});  // ceil(9 * 2.5)
+  CHECK(s.features[2].shape() == Shape{64, 5, 20});  // ceil(9 * 0.5)
+  const auto words = s.modality_lengths[0].to_vector<std::int64_t>();
+  const auto frames = s.modality_lengths[1].to_vector<std::int64_t>();
+  const auto visual = s.modality_lengths[2].to_vector<std::int64_t>();
+  for (std::int64_t i = 0; i < 64; ++i) {
+    CHECK((words[i] >= 4 && words[i] <= 9));
+    CHECK(frames[i] == std::llround(2.5 * static_cast<double>(words[i])));
+    CHECK(visual[i] == std::max<std::int64_t>(1, std::llround(0.5 * static_cast<double>(words[i]))));
+  }
+  // zero after each modality's own length, non-zero before
+  for (std::int64_t m = 0; m < 3; ++m) {
+    const Tensor& f = s.features[m];
+    const auto lens = s.modality_lengths[m].to_vector<std::int64_t>();
+    const auto v = f.to_vector<float>();
+    const std::int64_t t_max = f.size(1), dim = f.size(2);
+    for (std::int64_t i = 0; i < 64; ++i)
+      for (std::int64_t t = 0; t < t_max; ++t) {
+        const bool valid = t < lens[i];
+        const float x = v[(i * t_max + t) * dim];
+        if (valid) CHECK(x != 0.0f);
+        else CHECK(x == 0.0f);
+      }
+  }
+  // labels and latent state do not depend on the grids
+  SyntheticConfig a = small_config();
+  const SyntheticDataset base = make_synthetic_dataset(a);
+  CHECK(same_values(d.data.train.labels, base.data.train.labels));
+  CHECK(same_values(d.train_truth.latent, base.train_truth.latent));
+}
+
+TEST_CASE("synthetic: missing modalities are zeros marked in `present`, the rest unchanged") {
+  SyntheticConfig c = small_config();
+  c.train_size = 600;
+  c.modalities = SyntheticConfig::default_modalities(8, 3, 4);
+  c.min_steps = 3, c.max_steps = 6;
+  const SyntheticDataset full = make_synthetic_dataset(c);
+  CHECK(!full.data.train.present.defined());
+  c.p_missing = 0.3;
+  const SyntheticDataset d = make_synthetic_dataset(c);
+  const MultimodalSplit& s = d.data.train;
+  REQUIRE(s.present.shape() == Shape{600, 3});
+  const auto p = s.present.to_vector<float>();
+  std::int64_t missing = 0;
+  for (std::int64_t i = 0; i < 600; ++i) {
+    std::int64_t here = 0;
+    for (std::int64_t m = 0; m < 3; ++m) here += p[i * 3 + m] == 1.0f;
+    CHECK(here >= 1);  // never all three
+    missing += 3 - here;
+  }
+  // P(missing) = 0.3, minus the rows where all three were drawn (0.027, one kept): 0.291
+  CHECK(static_cast<double>(missing) / 1800.0 == doctest::Approx(0.291).epsilon(0.15));
+  for (std::int64_t m = 0; m < 3; ++m) {
+    const auto x = s.features[m].to_vector<float>();
+    const auto x0 = full.data.train.features[m].to_vector<float>();
+    const std::int64_t row = s.features[m].size(1) * s.features[m].size(2);
+    for (std::int64_t i = 0; i < 600; ++i) {
+      bool ok = true;
+      for (std::int64_t j = 0; j < row; ++j) {
+        const float want = p[i * 3 + m] == 1.0f ? x0[i * row + j] : 0.0f;
+        ok = ok && x[i * row + j] == want;
+      }
+      CHECK(ok);
+    }
+  }
+  CHECK(same_values(s.labels, full.data.train.labels));
+  CHECK(same_values(s.lengths, full.data.train.lengths));
+
+  // unaligned: a missing modality also has length 0
+  c.aligned = false;
+  const MultimodalSplit& u = make_synthetic_dataset(c).data.train;
+  const auto up = u.present.to_vector<float>();
+  for (std::int64_t m = 0; m < 3; ++m) {
+    const auto lens = u.modality_lengths[m].to_vector<std::int64_t>();
+    for (std::int64_t i = 0; i < 600; ++i) CHECK((lens[i] == 0) == (up[i * 3 + m] == 0.0f));
+  }
+}
+
+TEST_CASE("synthetic: the 3-class variant bins the sentiment label") {
+  SyntheticConfig c = small_config();
+  const SyntheticDataset base = make_synthetic_dataset(c);
+  c.task = SyntheticTask::three_class;
+  const MultimodalSplit& s = make_synthetic_dataset(c).data.train;
+  CHECK(s.label_kind == LabelKind::class_index);
+  CHECK(s.label_names == std::vector<std::string>{"negative", "neutral", "positive"});
+  const auto y = base.data.train.labels.to_vector<float>();
+  const auto cls = s.labels.to_vector<float>();
+  std::int64_t counts[3] = {0, 0, 0};
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    const float want = y[i] <= -0.5f ? 0.0f : (y[i] >= 0.5f ? 2.0f : 1.0f);
+    CHECK(cls[i] == want);
+    ++counts[static_cast<int>(cls[i])];
+  }
+  for (std::int64_t k : counts) CHECK(k > 0);
+}
+
+TEST_CASE("synthetic: the emotion variant is 6 multi-labels from the latent state") {
+  SyntheticConfig c = small_config();
+  c.train_size = 2000;
+  c.modalities = SyntheticConfig::default_modalities(8, 3, 4);  // small: only the labels matter here
+  c.min_steps = 2, c.max_steps = 4;
+  c.task = SyntheticTask::emotions;
+  const SyntheticDataset d = make_synthetic_dataset(c);
+  const MultimodalSplit& s = d.data.train;
+  CHECK(s.label_kind == LabelKind::multi_label);
+  CHECK(s.label_names == std::vector<std::string>{"happy", "sad", "angry", "neutral", "excited", "frustrated"});
+  REQUIRE(s.labels.shape() == Shape{2000, 6});
+  const auto y = s.labels.to_vector<float>();
+  for (std::int64_t e = 0; e < 6; ++e) {
+    double on = 0;
+    for (std::int64_t i = 0; i < 2000; ++i) on += y[i * 6 + e];
+    // P(N(0, 1 + 0.5^2) > 0.8) = 0.238
+    CHECK(on / 2000.0 == doctest::Approx(0.238).epsilon(0.25));
+  }
+  // noise-free: exactly the thresholded target scores
+  c.emotion_noise = 0.0;
+  const SyntheticDataset clean = make_synthetic_dataset(c);
+  const auto t = clean.train_truth.target_scores.to_vector<float>();
+  const auto yc = clean.data.train.labels.to_vector<float>();
+  for (std::size_t j = 0; j < t.size(); ++j) CHECK(yc[j] == (t[j] > 0.8f ? 1.0f : 0.0f));
+}
+
+TEST_CASE("synthetic: the trait variant is 16 annotator-mean scores on 1..7") {
+  SyntheticConfig c = small_config();
+  c.task = SyntheticTask::traits;
+  const SyntheticDataset d = make_synthetic_dataset(c);
+  const MultimodalSplit& s = d.data.train;
+  CHECK(s.label_kind == LabelKind::multi_regression);
+  REQUIRE(s.label_names.size() == 16);
+  CHECK(s.label_names.front() == "confident");
+  CHECK(s.labels.shape() == Shape{64, 16});
+  for (float v : s.labels.to_vector<float>()) {
+    CHECK((v >= 1.0f && v <= 7.0f));
+    CHECK(std::fabs(v * 3.0f - std::round(v * 3.0f)) < 1e-4f);  // a mean of 3 integers
+  }
+  c.annotator_noise = 0.0;
+  const SyntheticDataset clean = make_synthetic_dataset(c);
+  const auto t = clean.train_truth.target_scores.to_vector<float>();
+  const auto y = clean.data.train.labels.to_vector<float>();
+  for (std::size_t j = 0; j < t.size(); ++j)
+    CHECK(y[j] == std::clamp(round_half_even(4.0 + 3.0 * std::tanh(0.6 * static_cast<double>(t[j]))), 1.0, 7.0));
+}
+
+TEST_CASE("synthetic: presets of MOSI, MOSEI, IEMOCAP and POM") {
+  const SyntheticConfig mosi = SyntheticConfig::preset("mosi");
+  CHECK(mosi.train_size == 1284);
+  CHECK(mosi.modalities[1].dim == 5);
+  const SyntheticConfig mosei = SyntheticConfig::preset("mosei");
+  CHECK(mosei.train_size + mosei.valid_size + mosei.test_size == 16326 + 1871 + 4659);
+  CHECK(mosei.modalities[1].dim == 74);
+  CHECK(mosei.modalities[2].dim == 35);
+  SyntheticConfig iemocap = SyntheticConfig::preset("iemocap");
+  CHECK(iemocap.task == SyntheticTask::emotions);
+  CHECK(iemocap.valid_size == 798);
+  SyntheticConfig pom = SyntheticConfig::preset("pom");
+  CHECK(pom.task == SyntheticTask::traits);
+  pom.train_size = 8, pom.valid_size = 2, pom.test_size = 2;
+  const MultimodalSplit& s = make_synthetic_dataset(pom).data.train;
+  CHECK(s.labels.shape() == Shape{8, 16});
+  CHECK(s.features[2].shape() == Shape{8, 50, 35});
+  CHECK_THROWS_WITH_AS(SyntheticConfig::preset("mosii"),
+                       doctest::Contains("synthetic preset 'mosii' is unknown (known: mosi, mosei, iemocap, pom)"),
+                       fg::Error);
+}
+
+TEST_CASE("synthetic: bad variant settings are clear errors") {
+  SyntheticConfig c = small_config();
+  c.p_missing = 1.0;
+  CHECK_THROWS_WITH_AS(make_synthetic_dataset(c), doctest::Contains("p_missing must be in [0, 1), got 1"), fg::Error);
+  c = small_config();
+  c.aligned = false;
+  c.modalities[2].steps_per_word = 0;
+  CHECK_THROWS_WITH_AS(make_synthetic_dataset(c),
+                       doctest::Contains("modality 'visual': steps_per_word must be > 0 for an unaligned dataset"),
+                       fg::Error);
+}
+
+TEST_CASE("synthetic: every variant round-trips through the HDF5 dataset format") {
+  fg::testing::ScratchDir dir("synthetic");
+  for (SyntheticTask task : {SyntheticTask::sentiment, SyntheticTask::three_class, SyntheticTask::emotions,
+                             SyntheticTask::traits}) {
+    SyntheticConfig c = small_config();
+    c.train_size = 12, c.valid_size = 3, c.test_size = 4;
+    c.modalities = SyntheticConfig::default_modalities(6, 2, 3);
+    c.task = task;
+    c.aligned = task == SyntheticTask::sentiment || task == SyntheticTask::traits;
+    c.p_missing = task == SyntheticTask::traits ? 0.0 : 0.4;
+    const SyntheticDataset d = make_synthetic_dataset(c);
+    const std::string path = dir.file("synthetic.h5");
+    write_h5_dataset(path, d.data, {.compression_level = 1, .source = "test"});
+    const H5Dataset back = read_h5_dataset(path);
+    CHECK(back.report.empty());
+    const MultimodalSplit& a = d.data.test;
+    const MultimodalSplit& b = back.data.test;
+    CHECK(b.label_kind == a.label_kind);
+    CHECK(b.label_names == a.label_names);
+    CHECK(same_values(b.labels, a.labels));
+    CHECK(b.aligned() == c.aligned);
+    CHECK(b.present.defined() == (c.p_missing > 0));
+    for (std::size_t m = 0; m < 3; ++m) {
+      CHECK(same_values(b.features[m], a.features[m]));
+      CHECK(same_values(b.lengths_of(static_cast<std::int64_t>(m)), a.lengths_of(static_cast<std::int64_t>(m))));
+    }
+  }
 }
