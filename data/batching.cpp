@@ -29,6 +29,35 @@ std::vector<std::int64_t> epoch_order(std::int64_t n, bool shuffle, std::uint64_
   return randperm(n, gen).to_vector<std::int64_t>();
 }
 
+std::vector<std::vector<std::int64_t>> bucketed_batches(const std::vector<std::int64_t>& length,
+                                                        const std::vector<std::int64_t>& order,
+                                                        std::int64_t batch_size, std::int64_t bucket_size,
+                                                        bool shuffle, std::uint64_t seed, std::int64_t epoch) {
+  FG_CHECK(batch_size >= 1 && bucket_size >= 1, "bucketed_batches: batch_size and bucket_size must be >= 1, got {} and {}",
+           batch_size, bucket_size);
+  FG_CHECK(order.size() == length.size(), "bucketed_batches: order has {} rows but length has {}", order.size(),
+           length.size());
+  std::vector<std::vector<std::int64_t>> batches;
+  const auto n = static_cast<std::int64_t>(order.size());
+  const std::int64_t chunk = batch_size * bucket_size;
+  for (std::int64_t begin = 0; begin < n; begin += chunk) {
+    std::vector<std::int64_t> rows(order.begin() + begin, order.begin() + std::min(n, begin + chunk));
+    std::stable_sort(rows.begin(), rows.end(),
+                     [&](std::int64_t a, std::int64_t b) { return length[a] > length[b]; });
+    for (std::size_t b = 0; b < rows.size(); b += static_cast<std::size_t>(batch_size))
+      batches.emplace_back(rows.begin() + static_cast<std::ptrdiff_t>(b),
+                           rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), b + batch_size)));
+  }
+  if (shuffle && batches.size() > 1) {
+    Generator gen(derive_seed(derive_seed(seed, static_cast<std::uint64_t>(epoch)), 1));
+    const auto perm = randperm(static_cast<std::int64_t>(batches.size()), gen).to_vector<std::int64_t>();
+    std::vector<std::vector<std::int64_t>> shuffled;
+    for (std::int64_t p : perm) shuffled.push_back(std::move(batches[static_cast<std::size_t>(p)]));
+    batches = std::move(shuffled);
+  }
+  return batches;
+}
+
 Batch gather_batch(const MultimodalSplit& split, const std::vector<std::int64_t>& rows, bool trim_padding,
                    Device device) {
   const std::int64_t n = split.size();
@@ -100,26 +129,46 @@ Batch gather_batch(const MultimodalSplit& split, const std::vector<std::int64_t>
 
 BatchLoader::BatchLoader(const MultimodalSplit& split, const BatchOptions& options) : split_(split), options_(options) {
   FG_CHECK(options.batch_size >= 1, "BatchLoader: batch_size must be >= 1, got {}", options.batch_size);
+  FG_CHECK(options.bucket_size >= 0, "BatchLoader: bucket_size must be >= 0 (0 = no bucketing), got {}",
+           options.bucket_size);
   split_.validate();
+  if (options_.bucket_size > 0) {
+    row_length_.assign(static_cast<std::size_t>(split_.size()), 0);
+    for (std::int64_t m = 0; m < (split_.aligned() ? 1 : split_.num_modalities()); ++m) {
+      const auto lens = split_.lengths_of(m).to_vector<std::int64_t>();
+      for (std::size_t r = 0; r < lens.size(); ++r) row_length_[r] += lens[r];
+    }
+  }
   set_epoch(0);
 }
 
-std::int64_t BatchLoader::num_batches() const {
-  return (split_.size() + options_.batch_size - 1) / options_.batch_size;
-}
+std::int64_t BatchLoader::num_batches() const { return static_cast<std::int64_t>(batches_.size()); }
 
 void BatchLoader::set_epoch(std::int64_t epoch) {
   epoch_ = epoch;
-  order_ = epoch_order(split_.size(), options_.shuffle, options_.seed, epoch);
+  const std::vector<std::int64_t> rows = epoch_order(split_.size(), options_.shuffle, options_.seed, epoch);
+  batches_.clear();
+  if (options_.bucket_size > 0) {
+    batches_ = bucketed_batches(row_length_, rows, options_.batch_size, options_.bucket_size, options_.shuffle,
+                                options_.seed, epoch);
+  } else {
+    for (std::size_t b = 0; b < rows.size(); b += static_cast<std::size_t>(options_.batch_size))
+      batches_.emplace_back(rows.begin() + static_cast<std::ptrdiff_t>(b),
+                            rows.begin() + static_cast<std::ptrdiff_t>(
+                                               std::min(rows.size(), b + static_cast<std::size_t>(options_.batch_size))));
+  }
+  order_.clear();
+  for (const auto& b : batches_) order_.insert(order_.end(), b.begin(), b.end());
+}
+
+const std::vector<std::int64_t>& BatchLoader::batch_rows(std::int64_t i) const {
+  FG_CHECK(i >= 0 && i < num_batches(), "BatchLoader: batch {} is outside [0, {}) for split '{}'", i, num_batches(),
+           split_.name);
+  return batches_[static_cast<std::size_t>(i)];
 }
 
 Batch BatchLoader::batch(std::int64_t i) const {
-  FG_CHECK(i >= 0 && i < num_batches(), "BatchLoader: batch {} is outside [0, {}) for split '{}'", i, num_batches(),
-           split_.name);
-  const std::int64_t begin = i * options_.batch_size;
-  const std::int64_t end = std::min(begin + options_.batch_size, split_.size());
-  const std::vector<std::int64_t> rows(order_.begin() + begin, order_.begin() + end);
-  return gather_batch(split_, rows, options_.trim_padding, options_.device);
+  return gather_batch(split_, batch_rows(i), options_.trim_padding, options_.device);
 }
 
 void zero_modalities(Batch& batch, const std::vector<std::string>& names) {
@@ -127,6 +176,13 @@ void zero_modalities(Batch& batch, const std::vector<std::string>& names) {
     const Tensor& f = batch.modality(name);  // throws on an unknown name
     const auto m = static_cast<std::size_t>(&f - batch.features.data());
     batch.features[m] = zeros_like(f);
+    if (batch.present.defined()) {  // present[:, m] = 0
+      const Device device = batch.present.device();
+      std::vector<float> p = batch.present.to(Device::cpu()).to_vector<float>();
+      const std::size_t n_mod = batch.features.size();
+      for (std::size_t i = m; i < p.size(); i += n_mod) p[i] = 0.0f;
+      batch.present = from_vector(p, batch.present.shape()).to(device);
+    }
   }
 }
 

@@ -23,8 +23,16 @@
 // least 1 step), with `lengths` and `mask` undefined; `present` float32 [B, M] and `ids`
 // come along when the split has them.
 //
+// Bucketing (optional, bucket_size > 0) cuts padding: each epoch the shuffled order is cut into
+// chunks of bucket_size * batch_size rows, each chunk is sorted by length (stable, longest
+// first) and cut into batches, and the batches are then visited in a seeded random order (in
+// chunk order without shuffling). Rows of a batch then have similar lengths, and every row is
+// still seen once per epoch; only the last batch of the last chunk may be partial. The length
+// of a row is `lengths` when aligned and the sum of its modality lengths when unaligned.
+//
 // Robustness experiments drop modalities at inference: zero_modalities() replaces the
-// named modalities' features with zeros (shapes, mask and labels unchanged).
+// named modalities' features with zeros and marks them absent in `present` when the batch
+// has it (shapes, lengths, masks and labels unchanged).
 #pragma once
 
 #include <cstdint>
@@ -61,11 +69,20 @@ struct BatchOptions {
   std::uint64_t seed = 0;
   bool trim_padding = true;    // cut the time axis to the batch's longest utterance
   Device device = Device::cpu();
+  std::int64_t bucket_size = 0;  // 0: no bucketing; k: sort chunks of k batches by length (above)
 };
 
 // The rows in the order epoch `epoch` visits them: 0..n-1 without shuffling, else a
 // permutation drawn from derive_seed(seed, epoch).
 std::vector<std::int64_t> epoch_order(std::int64_t n, bool shuffle, std::uint64_t seed, std::int64_t epoch);
+
+// The batches of one epoch with bucketing (see above): `length[r]` is row r's length, `order`
+// the epoch's row order (epoch_order). Batch order is shuffled from derive_seed(seed, epoch)
+// when `shuffle`. Returns the rows of each batch.
+std::vector<std::vector<std::int64_t>> bucketed_batches(const std::vector<std::int64_t>& length,
+                                                        const std::vector<std::int64_t>& order,
+                                                        std::int64_t batch_size, std::int64_t bucket_size,
+                                                        bool shuffle, std::uint64_t seed, std::int64_t epoch);
 
 // Gathers the given rows of `split` into a batch on `device`. Throws naming the split and
 // the bad row if a row is out of range, or if `rows` is empty.
@@ -77,12 +94,16 @@ class BatchLoader {
  public:
   BatchLoader(const MultimodalSplit& split, const BatchOptions& options);
 
-  // ceil(N / batch_size): the last, partial batch is kept.
+  // ceil(N / batch_size) (the last, partial batch is kept); with bucketing, one partial batch
+  // per chunk at most, so possibly a few more.
   std::int64_t num_batches() const;
   // Selects the order of epoch `epoch` (epoch 0 until called).
   void set_epoch(std::int64_t epoch);
   std::int64_t epoch() const { return epoch_; }
+  // The rows in the order the epoch visits them (all batches, concatenated).
   const std::vector<std::int64_t>& order() const { return order_; }
+  // The rows of batch i of the current epoch.
+  const std::vector<std::int64_t>& batch_rows(std::int64_t i) const;
   // Batch i of the current epoch, 0 <= i < num_batches().
   Batch batch(std::int64_t i) const;
   const MultimodalSplit& split() const { return split_; }
@@ -93,6 +114,8 @@ class BatchLoader {
   BatchOptions options_;
   std::int64_t epoch_ = 0;
   std::vector<std::int64_t> order_;
+  std::vector<std::vector<std::int64_t>> batches_;
+  std::vector<std::int64_t> row_length_;  // for bucketing
 };
 
 // Replaces the features of each named modality by zeros (a missing modality). Throws

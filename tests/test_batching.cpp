@@ -9,6 +9,7 @@
 #include "engine/device.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "support/data_fixtures.h"
 
 using namespace fg;
 using namespace fg::data;
@@ -161,4 +162,94 @@ TEST_CASE("modalities: parsing a --modalities list") {
                        fg::Error);
   CHECK_THROWS_WITH_AS(parse_modality_list("text,text", known, "--modalities"), doctest::Contains("listed twice"),
                        fg::Error);
+}
+
+TEST_CASE("batching: bucketing sorts chunks of batches by length and still visits every row once") {
+  // lengths 1 + (7 i) % 6 for i = 0..19
+  const MultimodalSplit s = toy_split(20);
+  const auto lens = s.lengths.to_vector<std::int64_t>();
+  BatchLoader loader(s, BatchOptions{.batch_size = 3, .shuffle = true, .seed = 9, .bucket_size = 2});
+  // chunks of 6 rows: 6, 6, 6, 2 -> batches 2 + 2 + 2 + 1
+  CHECK(loader.num_batches() == 7);
+  for (std::int64_t epoch = 0; epoch < 3; ++epoch) {
+    loader.set_epoch(epoch);
+    std::multiset<std::int64_t> seen;
+    std::int64_t padding = 0;
+    for (std::int64_t b = 0; b < loader.num_batches(); ++b) {
+      const auto& rows = loader.batch_rows(b);
+      seen.insert(rows.begin(), rows.end());
+      std::int64_t longest = 0;
+      for (std::int64_t r : rows) longest = std::max(longest, lens[r]);
+      for (std::int64_t r : rows) padding += longest - lens[r];
+    }
+    CHECK(seen.size() == 20);
+    for (std::int64_t i = 0; i < 20; ++i) CHECK(seen.count(i) == 1);
+    // without bucketing the same epoch pads more (the rows are not sorted)
+    BatchLoader plain(s, BatchOptions{.batch_size = 3, .shuffle = true, .seed = 9});
+    plain.set_epoch(epoch);
+    std::int64_t plain_padding = 0;
+    for (std::int64_t b = 0; b < plain.num_batches(); ++b) {
+      std::int64_t longest = 0;
+      for (std::int64_t r : plain.batch_rows(b)) longest = std::max(longest, lens[r]);
+      for (std::int64_t r : plain.batch_rows(b)) plain_padding += longest - lens[r];
+    }
+    CHECK(padding < plain_padding);
+  }
+  CHECK(loader.order().size() == 20);
+  CHECK_THROWS_WITH_AS(BatchLoader(s, BatchOptions{.batch_size = 2, .bucket_size = -1}),
+                       doctest::Contains("bucket_size must be >= 0"), fg::Error);
+}
+
+TEST_CASE("batching: bucketed_batches by hand") {
+  // rows 0..6 with lengths; order as given; batch 2, bucket 2 -> chunks {5, 1, 3, 0} and {2, 6, 4}
+  const std::vector<std::int64_t> length = {4, 9, 1, 7, 3, 2, 8};
+  const std::vector<std::int64_t> order = {5, 1, 3, 0, 2, 6, 4};
+  const auto plain = bucketed_batches(length, order, 2, 2, /*shuffle=*/false, 0, 0);
+  // chunk 1 sorted longest first: 1 (9), 3 (7), 0 (4), 5 (2); chunk 2: 6 (8), 4 (3), 2 (1)
+  const std::vector<std::vector<std::int64_t>> want = {{1, 3}, {0, 5}, {6, 4}, {2}};
+  CHECK(plain == want);
+  // shuffled: the same batches in a seeded order
+  auto shuffled = bucketed_batches(length, order, 2, 2, true, 4, 1);
+  CHECK(shuffled == bucketed_batches(length, order, 2, 2, true, 4, 1));
+  std::sort(shuffled.begin(), shuffled.end());
+  auto sorted_want = want;
+  std::sort(sorted_want.begin(), sorted_want.end());
+  CHECK(shuffled == sorted_want);
+  // equal lengths keep the epoch's order (stable)
+  CHECK(bucketed_batches({5, 5, 5}, {2, 0, 1}, 3, 1, false, 0, 0) == std::vector<std::vector<std::int64_t>>{{2, 0, 1}});
+}
+
+TEST_CASE("batching: unaligned splits trim each modality to its own longest sequence") {
+  const MultimodalSplit s = testing::toy_unaligned_split("train", 9);
+  // text lengths 1 + i % 3, video lengths i % 8 (T 3 and 7)
+  const Batch b = gather_batch(s, {1, 4, 8});
+  CHECK(!b.lengths.defined());
+  CHECK(!b.mask.defined());
+  REQUIRE(b.modality_lengths.size() == 2);
+  CHECK(b.modality_lengths[0].to_vector<std::int64_t>() == std::vector<std::int64_t>{2, 2, 3});
+  CHECK(b.modality_lengths[1].to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 4, 0});
+  CHECK(b.features[0].shape() == Shape{3, 3, 2});
+  CHECK(b.features[1].shape() == Shape{3, 4, 1});  // longest video in the batch: 4
+  CHECK(b.modality_masks[1].to_vector<float>() == std::vector<float>{1, 0, 0, 0, /**/ 1, 1, 1, 1, /**/ 0, 0, 0, 0});
+  CHECK(b.labels.shape() == Shape{3, 2});
+  CHECK(b.ids == std::vector<std::string>{"train#1", "train#4", "train#8"});
+  // present: video missing on rows i % 3 == 2 (row 8)
+  CHECK(b.present.to_vector<float>() == std::vector<float>{1, 1, 1, 1, 1, 0});
+  CHECK(b.features[1].to_vector<float>()[4] == testing::toy_value(1, 4, 0, 0));
+  // a batch of rows whose video is empty keeps one step (a [B, 0, D] tensor is no use to a model)
+  const Batch empty_video = gather_batch(s, {0, 8});
+  CHECK(empty_video.features[1].shape() == Shape{2, 1, 1});
+  // bucketing uses the sum of the modality lengths
+  BatchLoader loader(s, BatchOptions{.batch_size = 2, .shuffle = false, .bucket_size = 5});
+  CHECK(loader.batch_rows(0) == std::vector<std::int64_t>{7, 5});  // text + video: 2 + 7 = 9, 3 + 5 = 8
+}
+
+TEST_CASE("batching: dropping a modality also marks it absent in `present`") {
+  const MultimodalSplit s = testing::toy_unaligned_split("train", 4);
+  Batch b = gather_batch(s, {0, 1, 2, 3});
+  zero_modalities(b, {"text"});
+  CHECK(b.present.to_vector<float>() == std::vector<float>{0, 1, 0, 1, 0, 0, 0, 1});
+  for (float v : b.features[0].to_vector<float>()) CHECK(v == 0.0f);
+  CHECK(b.features[1].to_vector<float>()[0] == 0.0f);  // row 0 video has length 0
+  CHECK(b.modality_lengths[0].to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 2, 3, 1});  // unchanged
 }
