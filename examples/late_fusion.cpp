@@ -13,6 +13,7 @@
 //
 //   late_fusion --compare                      # fused vs text vs acoustic vs visual
 //   late_fusion --modalities text,visual       # one run on a subset
+//   late_fusion --device cuda --deterministic  # on a GPU, bitwise repeatable from its seed
 //   late_fusion --help                         # every flag
 //
 // The training code sits in namespace late_fusion so tests/test_late_fusion.cpp can include
@@ -26,6 +27,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -40,6 +42,7 @@
 #include "data/metrics.h"
 #include "data/synthetic.h"
 #include "engine/autograd.h"
+#include "engine/cuda/cuda_api.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/random.h"
@@ -67,6 +70,7 @@ struct Options {
   std::string out;
   std::string device = "cpu";
   std::string drop_at_test;  // modalities zeroed when scoring the test split
+  bool deterministic = false;  // fg::cuda::set_deterministic for the run (CPU runs always are)
   bool quiet = false;        // no progress bar (tests)
 };
 
@@ -87,7 +91,37 @@ struct RunResult {
   std::int64_t best_epoch = 0;           // 1-based; the weights scored on test
   RegressionMetrics best_valid, test;
   std::vector<EpochRecord> history;
+  std::vector<double> step_losses;       // the training loss of every step, in order
   double seconds = 0;
+};
+
+// FNV-1a over the bit patterns of the step losses: two runs print the same fingerprint
+// exactly when every loss of one is bitwise equal to the other's (the --deterministic check).
+std::string loss_fingerprint(const std::vector<double>& losses) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (const double v : losses) {
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &v, sizeof bits);
+    for (int byte = 0; byte < 8; ++byte) {
+      h ^= (bits >> (8 * byte)) & 0xffu;
+      h *= 0x100000001b3ull;
+    }
+  }
+  return fmt::format("{:016x}", h);
+}
+
+// Sets fg::cuda's deterministic mode for the lifetime of a run and restores it after.
+class DeterministicScope {
+ public:
+  explicit DeterministicScope(bool on) : was_(fg::cuda::deterministic()) {
+    if (on) fg::cuda::set_deterministic(true);
+  }
+  ~DeterministicScope() { fg::cuda::set_deterministic(was_); }
+  DeterministicScope(const DeterministicScope&) = delete;
+  DeterministicScope& operator=(const DeterministicScope&) = delete;
+
+ private:
+  bool was_;
 };
 
 // Thrown when a loss term is NaN or Inf: training stops, naming the step and the term.
@@ -266,6 +300,7 @@ RunResult train_and_evaluate(const Options& opt, const fg::data::MultimodalDatas
                              const std::vector<std::string>& modalities, const std::string& name,
                              std::ostream& log) {
   const auto t0 = Clock::now();
+  const DeterministicScope deterministic(opt.deterministic);
   const fg::Device device = fg::parse_device(opt.device);
   const fg::data::MultimodalSplit& train = data.train;
 
@@ -307,6 +342,7 @@ RunResult train_and_evaluate(const Options& opt, const fg::data::MultimodalDatas
       loss.backward();
       optimizer.step();
       loss_sum += value;
+      result.step_losses.push_back(value);
       bar.advance(b + 1);
     }
     EpochRecord rec;
@@ -362,6 +398,8 @@ nlohmann::json run_json(const RunResult& r) {
           {"valid_at_best", metrics_json(r.best_valid)},
           {"test", metrics_json(r.test)},
           {"seconds", r.seconds},
+          {"steps", r.step_losses.size()},
+          {"loss_fingerprint", loss_fingerprint(r.step_losses)},
           {"history", history}};
 }
 
@@ -464,6 +502,10 @@ void add_flags(CLI::App& app, Options& opt) {
   app.add_option("--out", opt.out, "Write the results (config, per-epoch history, test metrics) to this JSON file");
   app.add_option("--device", opt.device, "cpu, or cuda / cuda:N (needs a build with FUSEGRAD_CUDA=ON)")
       ->capture_default_str();
+  app.add_flag("--deterministic", opt.deterministic,
+               "Deterministic CUDA kernels (index_add/scatter_add sum in a fixed order instead of with float "
+               "atomics): two runs with one seed give bitwise-equal losses (compare the printed loss fingerprints). "
+               "CPU runs are deterministic anyway");
   app.add_option("--drop-at-test", opt.drop_at_test,
                  "Comma-separated modalities to zero when scoring the test split (a robustness check)");
   app.add_flag("--quiet", opt.quiet, "No progress bar and no per-epoch lines");
@@ -500,7 +542,7 @@ nlohmann::json options_json(const Options& opt) {
           {"lr", opt.lr},             {"hidden", opt.hidden},         {"head_hidden", opt.head_hidden},
           {"dropout", opt.dropout},   {"train_size", opt.train_size}, {"valid_size", opt.valid_size},
           {"test_size", opt.test_size}, {"modalities", opt.modalities}, {"compare", opt.compare},
-          {"device", opt.device},     {"drop_at_test", opt.drop_at_test}};
+          {"device", opt.device},     {"drop_at_test", opt.drop_at_test}, {"deterministic", opt.deterministic}};
 }
 
 // The whole program after parsing: returns the exit code.
@@ -522,6 +564,9 @@ int run(const Options& opt) {
     for (const std::string& m : mods) runs.push_back(train_and_evaluate(opt, ds.data, {m}, m, std::cout));
 
   std::cout << "\n" << table(runs);
+  for (const RunResult& r : runs)
+    std::cout << fmt::format("{}: {} training steps, loss fingerprint {}\n", r.name, r.step_losses.size(),
+                             loss_fingerprint(r.step_losses));
   nlohmann::json out = {{"example", "late_fusion"}, {"options", options_json(opt)}};
   nlohmann::json dataset = {{"kind", "synthetic"}, {"seed", cfg.seed}, {"train", opt.train_size},
                             {"valid", opt.valid_size}, {"test", opt.test_size}, {"max_steps", cfg.max_steps}};
