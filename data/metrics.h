@@ -1,5 +1,7 @@
-// data/metrics.h: the regression sentiment metrics of CMU-MOSI / MOSEI papers, following the
-// conventions of MMSA (the de-facto standard toolkit; /work/shared/notes/reference-facts.md).
+// data/metrics.h: the evaluation metrics of the multimodal papers, following the conventions of
+// MMSA and MulT (the de-facto standard toolkits; /work/shared/notes/reference-facts.md):
+// regression sentiment (below), 3-class sentiment, IEMOCAP's per-emotion 2-way decisions, POM's
+// per-trait scores, Precision@K retrieval and mean / std over seeds (at the end of the file).
 //
 // Predictions p and labels y are on the [-3, 3] sentiment scale. With n samples:
 //
@@ -25,6 +27,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fg::data {
@@ -53,5 +56,59 @@ double weighted_f1(const std::vector<int>& truth, const std::vector<int>& pred);
 
 // "acc2_has0 0.8123  f1_has0 ...": one line for logs.
 std::string format_metrics(const RegressionMetrics& m);
+
+// ---------------------------------------------------------------- classes (3-class sentiment)
+// Accuracy and weighted F1 of class indices (any non-negative ints): the F1 of each class that
+// occurs in `truth`, weighted by its support (sklearn's average='weighted', zero_division 0).
+double class_accuracy(const std::vector<int>& truth, const std::vector<int>& pred);
+double weighted_f1_classes(const std::vector<int>& truth, const std::vector<int>& pred);
+
+// ---------------------------------------------------------------- multi-label emotions
+// IEMOCAP convention (MulT, MISA): every emotion is its own 2-way decision (present or not);
+// accuracy and weighted F1 (of the two classes 0 / 1) per emotion, and their plain means.
+// truth, pred: row-major [N, K] of 0 / 1.
+struct MultiLabelMetrics {
+  std::vector<std::string> names;       // K
+  std::vector<double> accuracy, f1;     // K each
+  double mean_accuracy = 0, mean_f1 = 0;
+};
+MultiLabelMetrics multilabel_metrics(const std::vector<int>& truth, const std::vector<int>& pred,
+                                     const std::vector<std::string>& names);
+
+// ---------------------------------------------------------------- several regression targets
+// POM convention: MAE and Pearson r per trait (column of row-major [N, K]), and their means
+// (NaN columns, e.g. a constant prediction, are left out of mean_corr).
+struct MultiRegressionMetrics {
+  std::vector<std::string> names;
+  std::vector<double> mae, corr;
+  double mean_mae = 0, mean_corr = 0;
+};
+MultiRegressionMetrics multi_regression_metrics(const std::vector<double>& pred, const std::vector<double>& label,
+                                                const std::vector<std::string>& names);
+
+// ---------------------------------------------------------------- retrieval
+// Precision@K by Euclidean k-nearest neighbours: for each query, the K gallery items nearest
+// to it (ties: the lower gallery index first) and the fraction of them with the query's
+// label; averaged over the queries. Queries and gallery are row-major [n, dim]. With
+// `same_set` the gallery is the query set itself and each query's own row is skipped
+// (leave-one-out); K must then be < n. Throws on sizes that disagree or K out of range.
+double precision_at_k(const std::vector<float>& queries, const std::vector<int>& query_labels,
+                      const std::vector<float>& gallery, const std::vector<int>& gallery_labels, std::int64_t dim,
+                      std::int64_t k, bool same_set = false);
+
+// ---------------------------------------------------------------- over seeds
+// Mean and standard deviation of a metric over runs (seeds). ddof = 0 is numpy.std's default
+// (divide by n), ddof = 1 the sample standard deviation (divide by n - 1). NaN values are left
+// out and `n` counts the rest; with n == 0 both are NaN, with n <= ddof the std is NaN.
+struct MeanStd {
+  double mean = 0, std = 0;
+  std::int64_t n = 0;
+};
+MeanStd mean_std(const std::vector<double>& values, int ddof = 0);
+// Each field of RegressionMetrics over runs, by name ("mae", "corr", "acc7", "acc5",
+// "acc2_has0", "f1_has0", "acc2_non0", "f1_non0"), in that order.
+std::vector<std::pair<std::string, MeanStd>> summarize_runs(const std::vector<RegressionMetrics>& runs, int ddof = 0);
+// "mae 0.7123 +- 0.0100  corr ...": one line (mean +- std over the runs, n runs).
+std::string format_summary(const std::vector<std::pair<std::string, MeanStd>>& summary);
 
 }  // namespace fg::data

@@ -137,3 +137,102 @@ TEST_CASE("metrics: bad input is a clear error") {
   CHECK_THROWS_WITH_AS(weighted_f1({0, 2}, {0, 1}), doctest::Contains("must be 0 or 1"), fg::Error);
   CHECK_THROWS_WITH_AS(clipped_class_accuracy({0.0}, {0.0}, 0.0), doctest::Contains("bound must be > 0"), fg::Error);
 }
+
+TEST_CASE("metrics: 3-class accuracy and weighted F1 by hand") {
+  //                    i: 0  1  2  3  4  5
+  const std::vector<int> t = {0, 0, 1, 1, 2, 2};
+  const std::vector<int> p = {0, 1, 1, 1, 2, 0};
+  CHECK(class_accuracy(t, p) == Approx(4.0 / 6.0).epsilon(1e-12));
+  // class 0: tp 1, fp 1 (i5), fn 1 (i1) -> P 1/2, R 1/2, F1 1/2
+  // class 1: tp 2, fp 1 (i1), fn 0      -> P 2/3, R 1,   F1 4/5
+  // class 2: tp 1, fp 0, fn 1 (i5)      -> P 1,   R 1/2, F1 2/3
+  // weighted by support 2, 2, 2: (1 + 8/5 + 4/3) / 6 = 59/90
+  CHECK(weighted_f1_classes(t, p) == Approx(59.0 / 90.0).epsilon(1e-12));
+  // a class predicted but absent from the truth has weight 0 (its false positive still costs
+  // class 0 its recall): class 0 P 1, R 1/2 -> F1 2/3
+  CHECK(weighted_f1_classes({0, 0}, {3, 0}) == Approx(2.0 / 3.0).epsilon(1e-12));
+  // on 0 / 1 labels it is the binary weighted F1
+  const std::vector<int> bt = {1, 1, 0, 1, 0, 0}, bp = {1, 0, 1, 1, 0, 1};
+  CHECK(weighted_f1_classes(bt, bp) == Approx(weighted_f1(bt, bp)).epsilon(1e-12));
+  CHECK_THROWS_WITH_AS(class_accuracy({1}, {1, 2}), doctest::Contains("truth has 1 values but pred has 2"), fg::Error);
+  CHECK_THROWS_WITH_AS(weighted_f1_classes({-1}, {0}), doctest::Contains("class indices must be >= 0"), fg::Error);
+}
+
+TEST_CASE("metrics: per-emotion accuracy and weighted F1 (IEMOCAP convention) by hand") {
+  // rows (happy, sad): truth [1 0] [0 0] [1 1] [0 1], pred [1 0] [1 0] [0 1] [0 0]
+  const std::vector<int> t = {1, 0, 0, 0, 1, 1, 0, 1};
+  const std::vector<int> p = {1, 0, 1, 0, 0, 1, 0, 0};
+  const MultiLabelMetrics m = multilabel_metrics(t, p, {"happy", "sad"});
+  // happy: t 1 0 1 0, p 1 1 0 0 -> acc 1/2; class 1: tp 1 fp 1 fn 1 -> F1 1/2; class 0 the same
+  CHECK(m.accuracy[0] == Approx(0.5).epsilon(1e-12));
+  CHECK(m.f1[0] == Approx(0.5).epsilon(1e-12));
+  // sad: t 0 0 1 1, p 0 0 1 0 -> acc 3/4; class 1: P 1, R 1/2 -> 2/3; class 0: P 2/3, R 1 -> 4/5
+  //   weighted (2 * 2/3 + 2 * 4/5) / 4 = 11/15
+  CHECK(m.accuracy[1] == Approx(0.75).epsilon(1e-12));
+  CHECK(m.f1[1] == Approx(11.0 / 15.0).epsilon(1e-12));
+  CHECK(m.mean_accuracy == Approx(0.625).epsilon(1e-12));
+  CHECK(m.mean_f1 == Approx(37.0 / 60.0).epsilon(1e-12));
+  CHECK(m.names == std::vector<std::string>{"happy", "sad"});
+  CHECK_THROWS_WITH_AS(multilabel_metrics({1, 0, 1}, {1, 0, 1}, {"a", "b"}),
+                       doctest::Contains("expected a non-zero multiple of the 2 labels"), fg::Error);
+  CHECK_THROWS_WITH_AS(multilabel_metrics({2, 0}, {1, 0}, {"a", "b"}), doctest::Contains("must be 0 or 1"), fg::Error);
+}
+
+TEST_CASE("metrics: MAE and Pearson r per trait (POM convention) by hand") {
+  // rows (trait a, trait b): pred [1 0] [2 1] [3 5], label [1 2] [3 2] [2 2]
+  const MultiRegressionMetrics m = multi_regression_metrics({1, 0, 2, 1, 3, 5}, {1, 2, 3, 2, 2, 2}, {"a", "b"});
+  // a: p 1 2 3, y 1 3 2 -> MAE (0 + 1 + 1) / 3, r 1/2 (deviations -1 0 1 and -1 1 0)
+  CHECK(m.mae[0] == Approx(2.0 / 3.0).epsilon(1e-12));
+  CHECK(m.corr[0] == Approx(0.5).epsilon(1e-12));
+  // b: p 0 1 5, y 2 2 2 -> MAE (2 + 1 + 3) / 3 = 2, r undefined (constant label)
+  CHECK(m.mae[1] == Approx(2.0).epsilon(1e-12));
+  CHECK(std::isnan(m.corr[1]));
+  CHECK(m.mean_mae == Approx(4.0 / 3.0).epsilon(1e-12));
+  CHECK(m.mean_corr == Approx(0.5).epsilon(1e-12));  // the NaN column left out
+}
+
+TEST_CASE("metrics: Precision@K by Euclidean nearest neighbours by hand") {
+  // 1-D points 0, 1, 3, 10, 11 with labels 0, 0, 1, 1, 1; each point queries the others
+  const std::vector<float> x = {0, 1, 3, 10, 11};
+  const std::vector<int> y = {0, 0, 1, 1, 1};
+  // K = 2: q0 -> 1 (0), 3 (1): 1/2;  q1 -> 0 (0), 3 (1): 1/2;  q2 (label 1) -> 1 (0), 0 (0): 0;
+  //        q3 -> 11, 3: 1;  q4 -> 10, 3: 1   => (1/2 + 1/2 + 0 + 1 + 1) / 5 = 3/5
+  CHECK(precision_at_k(x, y, x, y, 1, 2, /*same_set=*/true) == Approx(0.6).epsilon(1e-12));
+  // K = 1: q0 -> 1 hit, q1 -> 0 hit, q2 -> 1 miss, q3 -> 11 hit, q4 -> 10 hit => 4/5
+  CHECK(precision_at_k(x, y, x, y, 1, 1, true) == Approx(0.8).epsilon(1e-12));
+  // 2-D, separate gallery: query (0, 0) label 1; gallery (3, 4) 1, (1, 1) 0, (0, 2) 1:
+  //   squared distances 25, 2, 4 -> K = 2 takes items 1 (label 0) and 2 (label 1) => 1/2
+  CHECK(precision_at_k({0, 0}, {1}, {3, 4, 1, 1, 0, 2}, {1, 0, 1}, 2, 2) == Approx(0.5).epsilon(1e-12));
+  // equal distances: the lower gallery index wins (item 0, label 5, not the query's 7)
+  CHECK(precision_at_k({0}, {7}, {-1, 1}, {5, 7}, 1, 1) == 0.0);
+  CHECK_THROWS_WITH_AS(precision_at_k(x, y, x, y, 1, 5, true), doctest::Contains("K = 5 must be in [1, 4]"), fg::Error);
+  CHECK_THROWS_WITH_AS(precision_at_k({0, 1, 2}, {0, 1}, x, y, 1, 1), doctest::Contains("queries hold 3 values"),
+                       fg::Error);
+}
+
+TEST_CASE("metrics: mean and standard deviation over seeds") {
+  MeanStd s = mean_std({1, 2, 3, 4});
+  CHECK(s.mean == Approx(2.5).epsilon(1e-12));
+  CHECK(s.std == Approx(std::sqrt(1.25)).epsilon(1e-12));  // numpy.std: divide by n
+  CHECK(mean_std({1, 2, 3, 4}, 1).std == Approx(std::sqrt(5.0 / 3.0)).epsilon(1e-12));  // divide by n - 1
+  s = mean_std({1, std::nan(""), 3});
+  CHECK(s.n == 2);
+  CHECK(s.mean == Approx(2.0).epsilon(1e-12));
+  CHECK(s.std == Approx(1.0).epsilon(1e-12));
+  CHECK(std::isnan(mean_std({5}, 1).std));
+  CHECK(std::isnan(mean_std({}).mean));
+
+  RegressionMetrics a, b;
+  a.mae = 0.7, b.mae = 0.9;
+  a.acc2_has0 = 0.80, b.acc2_has0 = 0.84;
+  const auto summary = summarize_runs({a, b});
+  REQUIRE(summary.size() == 8);
+  CHECK(summary[0].first == "mae");
+  CHECK(summary[0].second.mean == Approx(0.8).epsilon(1e-12));
+  CHECK(summary[0].second.std == Approx(0.1).epsilon(1e-12));
+  CHECK(summary[4].first == "acc2_has0");
+  CHECK(summary[4].second.mean == Approx(0.82).epsilon(1e-12));
+  const std::string line = format_summary(summary);
+  CHECK(line.find("mae 0.8000 +- 0.1000") != std::string::npos);
+  CHECK(line.find("(n = 2)") != std::string::npos);
+}
