@@ -1,7 +1,13 @@
 // data/h5_util.cpp: checked HDF5 helpers (data/h5_util.h).
 #include "data/h5_util.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <mutex>
 
@@ -47,6 +53,80 @@ std::string hdf5_detail() {
   return s.empty() ? "" : " (HDF5: " + s + ")";
 }
 
+// ---- A guard against a libhdf5 1.10 hang (found by fuzz/fuzz_h5_dataset).
+//
+// Variable-length strings live in "global heap collections" (signature "GCOL"). libhdf5
+// 1.10.8 parses a collection object by object, stepping by each object's declared size; a
+// free-space object (index 0) that declares size 0 makes it loop forever, and an object that
+// declares more bytes than its collection holds makes it step or read out of bounds. The
+// library cannot be fixed from here, so every collection of a file is walked first, the way
+// HDF5 walks it, and a file with such a collection is refused with a clear error.
+//
+//   superblock   "\211HDF\r\n\032\n" at offset 0, 512, 1024, ...; the size of lengths L is
+//                the byte at +14 (superblock versions 0, 1) or +10 (versions 2, 3)
+//   collection   "GCOL", version 1, 3 reserved bytes, collection size (L bytes); objects start
+//                at align8(8 + L)
+//   object       index (2), reference count (2), reserved (4), size (L), then the data,
+//                padded to 8: it takes align8(8 + L) + align8(size) bytes; index 0 (free space)
+//                takes `size` bytes, header included
+constexpr std::uint64_t kMaxHeapScanBytes = std::uint64_t{4} << 30;  // larger files: not scanned
+
+std::uint64_t align8(std::uint64_t v) { return (v + 7) & ~std::uint64_t{7}; }
+
+std::uint64_t read_le(const unsigned char* p, unsigned n) {
+  std::uint64_t v = 0;
+  for (unsigned i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+  return v;
+}
+
+// The size of lengths of the file's superblock, or 0 if none is found (HDF5 will refuse it).
+unsigned length_size(const unsigned char* data, std::uint64_t size) {
+  static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  for (std::uint64_t at = 0; at + 16 <= size; at = at == 0 ? 512 : at * 2) {
+    if (std::memcmp(data + at, sig, 8) != 0) continue;
+    const unsigned version = data[at + 8];
+    const unsigned len = version <= 1 ? data[at + 14] : data[at + 10];
+    return len == 2 || len == 4 || len == 8 ? len : 0;
+  }
+  return 0;
+}
+
+// "" when every global heap collection is sound, else what is wrong with the first bad one.
+std::string check_global_heaps(const unsigned char* data, std::uint64_t size) {
+  const unsigned len = length_size(data, size);
+  if (len == 0) return "";
+  const std::uint64_t hdr = align8(8 + len), obj_hdr = align8(8 + len);
+  const unsigned char* p = data;
+  const unsigned char* const end = data + size;
+  while ((p = static_cast<const unsigned char*>(std::memchr(p, 'G', static_cast<std::size_t>(end - p)))) != nullptr) {
+    const std::uint64_t at = static_cast<std::uint64_t>(p - data);
+    ++p;
+    if (at + 8 + len > size || std::memcmp(data + at, "GCOL", 4) != 0 || data[at + 4] != 1) continue;
+    const std::uint64_t csize = read_le(data + at + 8, len);
+    if (csize < hdr || csize > size - at) continue;  // HDF5 cannot load it at all: it fails cleanly
+    std::uint64_t off = hdr;
+    while (off < csize) {
+      if (off + obj_hdr > csize) break;  // a tail too small for an object: free space
+      const unsigned char* o = data + at + off;
+      const std::uint64_t index = read_le(o, 2), obj_size = read_le(o + 8, len);
+      const std::uint64_t left = csize - off;
+      if (obj_size > left)
+        return "a global heap collection (variable-length strings) at byte " + std::to_string(at) + " has object " +
+               std::to_string(index) + " of " + std::to_string(obj_size) + " bytes where only " +
+               std::to_string(left) + " remain";
+      const std::uint64_t need = index > 0 ? obj_hdr + align8(obj_size) : obj_size;
+      if (need == 0)
+        return "a global heap collection (variable-length strings) at byte " + std::to_string(at) +
+               " has a free-space object of size 0 (libhdf5 would loop forever on it)";
+      if (need > left)
+        return "a global heap collection (variable-length strings) at byte " + std::to_string(at) + " has object " +
+               std::to_string(index) + " running past the collection's end";
+      off += need;
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string error_stack() {
@@ -66,6 +146,22 @@ Handle open_file_readonly(const std::string& path) {
   const htri_t is_h5 = H5Fis_hdf5(path.c_str());
   FG_CHECK(is_h5 >= 0, "file '{}': cannot be opened (missing or unreadable){}", path, hdf5_detail());
   FG_CHECK(is_h5 > 0, "file '{}': is not an HDF5 file (no HDF5 signature found)", path);
+  {  // the global-heap guard (above), on a read-only mapping of the file
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    FG_CHECK(fd >= 0, "file '{}': cannot be opened for reading", path);
+    struct stat st {};
+    std::string problem;
+    if (::fstat(fd, &st) == 0 && st.st_size > 0 && static_cast<std::uint64_t>(st.st_size) <= kMaxHeapScanBytes) {
+      const auto n = static_cast<std::size_t>(st.st_size);
+      void* map = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (map != MAP_FAILED) {
+        problem = check_global_heaps(static_cast<const unsigned char*>(map), n);
+        ::munmap(map, n);
+      }
+    }
+    ::close(fd);
+    FG_CHECK(problem.empty(), "file '{}': damaged HDF5 file: {}", path, problem);
+  }
   const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   FG_CHECK(f >= 0, "file '{}': HDF5 could not open it{}", path, hdf5_detail());
   return Handle(f, H5Fclose);
@@ -78,6 +174,9 @@ Handle open_file_image(const std::string& bytes, const std::string& what) {
   FG_CHECK(H5Pset_fapl_core(fapl.get(), 1 << 16, 0) >= 0, "file '{}': cannot select the HDF5 core driver{}", what,
            hdf5_detail());
   FG_CHECK(!bytes.empty(), "file '{}': empty file image", what);
+  const std::string problem =
+      check_global_heaps(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  FG_CHECK(problem.empty(), "file '{}': damaged HDF5 file: {}", what, problem);
   // HDF5 copies the image (no H5LT flags), so `bytes` may go away after the open.
   FG_CHECK(H5Pset_file_image(fapl.get(), const_cast<char*>(bytes.data()), bytes.size()) >= 0,
            "file '{}': cannot set the HDF5 file image{}", what, hdf5_detail());
@@ -212,13 +311,26 @@ const char* class_name(H5T_class_t c) {
   }
 }
 
-template <class T>
-std::vector<T> read_numeric(hid_t dataset, hid_t mem_type, const Where& where, std::int64_t max_bytes) {
-  const H5T_class_t c = type_class(dataset, where);
+// Checks that a dataset holds plain numbers (integer or float class, 1 to 8 bytes each) and
+// returns the size of one stored element. HDF5 sizes its conversion buffers by the STORED
+// element size, which a damaged file can set to gigabytes: refused here, before any read.
+std::size_t checked_numeric_type(hid_t dataset, const Where& where) {
+  Handle type(H5Dget_type(dataset), H5Tclose);
+  FG_CHECK(type.valid(), "{}: cannot read the datatype{}", where.str(), hdf5_detail());
+  const H5T_class_t c = H5Tget_class(type.get());
   FG_CHECK(c == H5T_INTEGER || c == H5T_FLOAT, "{}: expected a numeric dataset, found type class '{}'", where.str(),
            class_name(c));
+  const std::size_t size = H5Tget_size(type.get());
+  FG_CHECK(size >= 1 && size <= 8, "{}: numbers of {} bytes each are not supported (expected 1 to 8 bytes)",
+           where.str(), size);
+  return size;
+}
+
+template <class T>
+std::vector<T> read_numeric(hid_t dataset, hid_t mem_type, const Where& where, std::int64_t max_bytes) {
+  const std::size_t stored = checked_numeric_type(dataset, where);
   const auto shape = shape_of(dataset, where);
-  const std::int64_t n = checked_numel(shape, sizeof(T), max_bytes, where);
+  const std::int64_t n = checked_numel(shape, std::max(sizeof(T), stored), max_bytes, where);
   std::vector<T> out(static_cast<std::size_t>(n));
   if (n == 0) return out;
   FG_CHECK(H5Dread(dataset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) >= 0, "{}: cannot read the data{}",
@@ -241,9 +353,7 @@ std::vector<std::int64_t> read_int64s(hid_t dataset, const Where& where, std::in
 }
 
 void read_floats_into(hid_t dataset, float* out, std::int64_t numel, const Where& where) {
-  const H5T_class_t c = type_class(dataset, where);
-  FG_CHECK(c == H5T_INTEGER || c == H5T_FLOAT, "{}: expected a numeric dataset, found type class '{}'", where.str(),
-           class_name(c));
+  checked_numeric_type(dataset, where);
   std::int64_t have = 1;
   for (std::int64_t d : shape_of(dataset, where)) have *= d;
   FG_CHECK(have == numel, "{}: holds {} values, expected {}", where.str(), have, numel);
@@ -254,15 +364,13 @@ void read_floats_into(hid_t dataset, float* out, std::int64_t numel, const Where
 
 std::vector<float> read_float_rows(hid_t dataset, std::int64_t row, std::int64_t count, const Where& where,
                                    std::int64_t max_bytes) {
-  const H5T_class_t c = type_class(dataset, where);
-  FG_CHECK(c == H5T_INTEGER || c == H5T_FLOAT, "{}: expected a numeric dataset, found type class '{}'", where.str(),
-           class_name(c));
+  const std::size_t stored = checked_numeric_type(dataset, where);
   auto shape = shape_of(dataset, where);
   FG_CHECK(!shape.empty(), "{}: expected a dataset of rank >= 1, found a scalar", where.str());
   FG_CHECK(row >= 0 && count >= 0 && row <= shape[0] - count, "{}: rows [{}, {}) are outside its {} rows", where.str(),
            row, row + count, shape[0]);
   shape[0] = count;
-  const std::int64_t n = checked_numel(shape, sizeof(float), max_bytes, where);
+  const std::int64_t n = checked_numel(shape, std::max(sizeof(float), stored), max_bytes, where);
   std::vector<float> out(static_cast<std::size_t>(n));
   if (n == 0) return out;
   Handle file_space(H5Dget_space(dataset), H5Sclose);
@@ -281,7 +389,8 @@ namespace {
 // Reads n strings of the file type `ftype` through `reader(mem_type, buffer)` (a dataset or
 // an attribute read), fixed or variable length.
 template <class ReadFn>
-std::vector<std::string> read_string_values(hid_t ftype, std::int64_t n, const Where& where, ReadFn reader) {
+std::vector<std::string> read_string_values(hid_t ftype, std::int64_t n, const Where& where, std::int64_t max_bytes,
+                                            ReadFn reader) {
   std::vector<std::string> out;
   if (n == 0) return out;
   const htri_t variable = H5Tis_variable_str(ftype);
@@ -291,7 +400,11 @@ std::vector<std::string> read_string_values(hid_t ftype, std::int64_t n, const W
     H5Tset_size(mem.get(), H5T_VARIABLE);
     H5Tset_cset(mem.get(), H5Tget_cset(ftype) == H5T_CSET_UTF8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII);
     std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
-    FG_CHECK(reader(mem.get(), ptrs.data()) >= 0, "{}: cannot read the strings{}", where.str(), hdf5_detail());
+    if (reader(mem.get(), ptrs.data()) < 0) {
+      // HDF5 may have converted some strings before it failed: they are ours to free
+      for (char* p : ptrs) H5free_memory(p);
+      FG_FAIL("{}: cannot read the strings{}", where.str(), hdf5_detail());
+    }
     for (char* p : ptrs) {
       out.emplace_back(p != nullptr ? p : "");
       H5free_memory(p);
@@ -300,8 +413,9 @@ std::vector<std::string> read_string_values(hid_t ftype, std::int64_t n, const W
   }
   const std::size_t size = H5Tget_size(ftype);
   FG_CHECK(size > 0 && size <= (1u << 20), "{}: fixed-length strings of {} bytes are not supported", where.str(), size);
-  FG_CHECK(static_cast<std::uint64_t>(n) <= (std::uint64_t{1} << 31) / size, "{}: too many fixed-length strings ({})",
-           where.str(), n);
+  FG_CHECK(static_cast<std::uint64_t>(n) <= static_cast<std::uint64_t>(max_bytes) / size,
+           "{}: {} fixed-length strings of {} bytes exceed the reader's limit of {} bytes", where.str(), n, size,
+           max_bytes);
   Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(mem.get(), size);
   H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
@@ -326,7 +440,7 @@ std::vector<std::string> read_strings(hid_t dataset, const Where& where, std::in
   FG_CHECK(c == H5T_STRING, "{}: expected a string dataset, found type class '{}'", where.str(), class_name(c));
   const auto shape = shape_of(dataset, where);
   const std::int64_t n = checked_numel(shape, 64, max_bytes, where);
-  return read_string_values(type.get(), n, where, [&](hid_t mem, void* buf) {
+  return read_string_values(type.get(), n, where, max_bytes, [&](hid_t mem, void* buf) {
     return H5Dread(dataset, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
   });
 }
@@ -367,7 +481,7 @@ std::vector<std::string> read_string_array_attribute(hid_t obj, const std::strin
   FG_CHECK(a.cls == H5T_STRING, "{}: attribute '{}' must be a string (array), found type class '{}'", where.str(), name,
            class_name(a.cls));
   const hid_t attr = a.attr.get();
-  return read_string_values(a.type.get(), a.n, where,
+  return read_string_values(a.type.get(), a.n, where, std::int64_t{1} << 24,
                             [&](hid_t mem, void* buf) { return H5Aread(attr, mem, buf); });
 }
 

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <limits>
 
@@ -400,4 +401,67 @@ TEST_CASE("h5 dataset: a dataset larger than the reader's byte limit is refused 
   H5ReadOptions opt;
   opt.max_dataset_bytes = 100;  // train text features are 5 * 4 * 3 * 4 = 240 bytes
   CHECK(read_error(path, opt).find("more data than the reader's limit of 100 bytes") != std::string::npos);
+}
+
+TEST_CASE("h5 dataset: numbers stored with more than 8 bytes each are refused before HDF5 sizes buffers by them") {
+  ScratchDir dir("h5");
+  const std::string path = written_toy(dir);
+  edit(path, [](hid_t f) {
+    remove_link(f, "train/modalities/audio/lengths");
+    h5::Handle t(H5Tcopy(H5T_STD_I64LE), H5Tclose);
+    REQUIRE(H5Tset_size(t.get(), 16) >= 0);  // a 128-bit integer
+    const hsize_t n = 5;
+    h5::Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+    h5::Handle d(H5Dcreate2(f, "train/modalities/audio/lengths", t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                            H5P_DEFAULT),
+                 H5Dclose);
+    REQUIRE(d.valid());
+  });
+  const std::string msg = read_error(path);
+  CHECK(msg.find("/train/modalities/audio/lengths: numbers of 16 bytes each are not supported") != std::string::npos);
+}
+
+// libhdf5 1.10 loops forever on a global heap collection (where variable-length strings live)
+// whose free-space object declares size 0 (found by fuzz/fuzz_h5_dataset); the reader walks
+// the collections first and refuses such a file, from disk and from memory.
+TEST_CASE("h5 dataset: a damaged global heap (vlen strings) is refused instead of hanging libhdf5") {
+  ScratchDir dir("h5");
+  const std::string path = written_toy(dir);
+  std::string bytes = testing::read_bytes(path);
+  const std::size_t gcol = bytes.find("GCOL");
+  REQUIRE(gcol != std::string::npos);
+  auto le = [&](std::size_t at, int n) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
+    return v;
+  };
+  // walk the objects (16-byte headers, 8-byte lengths) to the free-space object, index 0
+  const std::uint64_t size = le(gcol + 8, 8);
+  std::uint64_t off = 16;
+  while (off + 16 <= size && le(gcol + off, 2) != 0) off += 16 + ((le(gcol + off + 8, 8) + 7) & ~std::uint64_t{7});
+  REQUIRE(off + 16 <= size);
+  CHECK(le(gcol + off + 8, 8) == size - off);  // a sound file: the free space runs to the end
+  for (int i = 0; i < 8; ++i) bytes[gcol + off + 8 + i] = 0;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+
+  std::string msg = read_error(path);
+  CHECK(msg.find("damaged HDF5 file: a global heap collection") != std::string::npos);
+  CHECK(msg.find("free-space object of size 0") != std::string::npos);
+  try {
+    read_h5_dataset_image(bytes, "<memory>");
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  CHECK(msg.find("file '<memory>': damaged HDF5 file") != std::string::npos);
+
+  // an object claiming more bytes than its collection holds is refused too
+  bytes[gcol + 16 + 8 + 7] = 0x40;  // first object's size: about 2^62 bytes
+  try {
+    read_h5_dataset_image(bytes, "<memory>");
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  CHECK(msg.find("bytes where only") != std::string::npos);
 }
