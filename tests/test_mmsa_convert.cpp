@@ -206,3 +206,34 @@ TEST_CASE("convert_mmsa: bad input is a clear error naming the file, split and k
   out = convert(dir, "aligned_50", "--modalities text,audio,smell", 1);
   CHECK(out.find("missing key 'smell'") != std::string::npos);
 }
+
+TEST_CASE("docs/data-format.md: the h5py snippet writes a file our reader accepts without a warning") {
+  SKIP_WITHOUT_H5PY();
+  ScratchDir dir("snippet");
+  const std::string doc = testing::read_bytes(std::string(FG_SOURCE_DIR) + "/docs/data-format.md");
+  const std::size_t begin = doc.find("<!-- snippet: write_example -->");
+  const std::size_t end = doc.find("<!-- end snippet -->");
+  REQUIRE(begin != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  std::string code = doc.substr(begin, end - begin);
+  code = code.substr(code.find("```python") + 9);
+  code = code.substr(0, code.rfind("```"));
+  {
+    std::FILE* f = std::fopen(dir.file("snippet.py").c_str(), "wb");
+    REQUIRE(f != nullptr);
+    std::fputs(code.c_str(), f);
+    std::fclose(f);
+  }
+  std::string out;
+  const int rc = run(fmt::format("cd '{}' && '{}' snippet.py", dir.file(""), FG_PYTHON), out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  const H5Dataset h = read_h5_dataset(dir.file("tiny.h5"));
+  CHECK(h.report.empty());
+  CHECK(h.source == "written by hand with h5py");
+  CHECK(h.data.train.size() == 5);
+  CHECK(h.data.valid.size() == 2);
+  CHECK(h.data.test.size() == 3);
+  CHECK(h.data.train.modality_names == std::vector<std::string>{"text", "acoustic"});
+  CHECK(h.data.train.ids[1] == "vidtrain[1]");
+}
