@@ -205,6 +205,8 @@ TEST_CASE("convert_mmsa: bad input is a clear error naming the file, split and k
   CHECK(out.find("junk.pkl': not a readable pickle") != std::string::npos);
   out = convert(dir, "aligned_50", "--modalities text,audio,smell", 1);
   CHECK(out.find("missing key 'smell'") != std::string::npos);
+  out = convert(dir, "empty_aligned_50", "", 1);
+  CHECK(out.find("empty_aligned_50.pkl': split 'test': no utterances (0 rows in 'text')") != std::string::npos);
 }
 
 TEST_CASE("docs/data-format.md: the h5py snippet writes a file our reader accepts without a warning") {

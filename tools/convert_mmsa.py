@@ -227,6 +227,8 @@ def convert_split(split, split_name, kind, aligned, args, where, report):
     keys = args.modalities
     feats = {k: features_of(split, k, f"{where}") for k in keys}
     n = next(iter(feats.values())).shape[0]
+    if n == 0:
+        fail(f"{where}: no utterances (0 rows in '{keys[0]}'); every split needs at least one")
     for k, x in feats.items():
         if x.shape[0] != n:
             fail(f"{where}: '{k}' has {x.shape[0]} rows but '{keys[0]}' has {n}")
@@ -289,8 +291,6 @@ def convert_split(split, split_name, kind, aligned, args, where, report):
         if rt.shape[0] != n:
             fail(f"{where}: 'raw_text' has {rt.shape[0]} entries, expected {n}")
         raw_text = [as_str(s) for s in rt]
-    if n == 0:
-        fail(f"{where}: split '{split_name}' has no utterances")
     return {"features": out, "labels": labels, "label_kind": label_kind, "label_names": label_names,
             "ids": ids, "raw_text": raw_text}
 

@@ -96,6 +96,10 @@ def main(out_dir):
                        ("mosi_data.pkl", mult_mosi()), ("iemocap_data_noalign.pkl", mult_iemocap())]:
         with open(os.path.join(out_dir, name), "wb") as f:
             pickle.dump(data, f, protocol=4)
+    empty = mmsa(True)
+    empty["test"] = {k: v[:0] for k, v in empty["test"].items()}
+    with open(os.path.join(out_dir, "empty_aligned_50.pkl"), "wb") as f:
+        pickle.dump(empty, f, protocol=4)
     bad = mmsa(True)
     del bad["valid"]["regression_labels"]
     with open(os.path.join(out_dir, "bad_aligned_50.pkl"), "wb") as f:
