@@ -19,10 +19,13 @@
 #   torch     every bench/torch/bench_<x>.py, given --ours with the JSON of the program
 #             bench_cuda_<x> or bench_<x> when one ran (bench_core.py reads bench_cuda_core's),
 #             else run without arguments; each prints an ours/PyTorch ratio table
+#   hfbert    tools/hf_bert_check.py: a random-weight transformers BertModel against our
+#             encoder (bert_check), outputs and parameter gradients, CPU float64 and CUDA
 # Exit status 0 only when every selected step passed.
 #
 # Environment:
-#   STEPS        steps after the build, comma-separated (default tests,memcheck,bench,torch).
+#   STEPS        steps after the build, comma-separated (default tests,memcheck,bench,torch,hfbert;
+#                hfbert = tools/hf_bert_check.py against transformers, issue 4 item 5).
 #                With the device tool (10 minutes a command) a first call can run
 #                STEPS=tests and a second STEPS=memcheck,bench,torch: the build folder is
 #                kept between calls while the machine stays warm, and rebuilt otherwise.
@@ -45,7 +48,7 @@ BUILD_DIR=${BUILD_DIR:-build-gpu}
 CUDA_ARCH=${CUDA_ARCH:-90}
 JOBS=${JOBS:-$(nproc)}
 PYTHON=${PYTHON:-python3}
-STEPS=${STEPS:-tests,memcheck,bench,torch}
+STEPS=${STEPS:-tests,memcheck,bench,torch,hfbert}
 BENCH_REPS=${BENCH_REPS:-5}
 LOG_DIR=${OUT:-$BUILD_DIR/logs}
 mkdir -p "$LOG_DIR" "$BUILD_DIR"
@@ -271,6 +274,21 @@ if want torch; then
     record torch ok "$n scripts, $(elapsed "$t0") (tables above; torch.log)"
   else
     record torch FAIL "failed:$bad (torch.log; did the bench step run first?)"
+  fi
+fi
+
+# ---------------------------------------------------------------- Hugging Face BERT comparison
+# issue 4 item 5: a random-weight transformers BertModel vs our encoder (outputs and every
+# parameter gradient, float64 CPU and float32 CUDA; max relative errors in hfbert.log)
+if want hfbert; then
+  t0=$(date +%s)
+  if ! "$PYTHON" -c "import transformers" >/dev/null 2>&1; then
+    record hfbert FAIL "the transformers package is not installed for $PYTHON"
+  elif PYTHONUNBUFFERED=1 timeout 600 "$PYTHON" "$ROOT/tools/hf_bert_check.py" \
+      --bert-check "$BUILD_DIR/bert_check" --cuda >"$LOG_DIR/hfbert.log" 2>&1; then
+    record hfbert ok "outputs and gradients match transformers' BertModel, $(elapsed "$t0") (hfbert.log)"
+  else
+    record hfbert FAIL "mismatch or error (hfbert.log)"
   fi
 fi
 
