@@ -15,22 +15,15 @@
 #include "engine/cuda/cuda_api.h"
 #include "engine/ops.h"
 #include "test_cuda_common.h"
+#include "support/test_util.h"
 
 using namespace fg;
 using namespace fg::cuda_test;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using fg::test::contains;
+using fg::test::error_of;
 
 const TensorOptions kCuda = f32_opts(Device::cuda());
 

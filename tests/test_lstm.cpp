@@ -13,6 +13,7 @@
 #include "engine/ops.h"
 #include "support/gradcheck.h"
 #include "support/op_inputs.h"
+#include "support/test_util.h"
 
 using namespace fg;
 using fg::testing::index_tensor;
@@ -20,17 +21,8 @@ using fg::testing::rand_input;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using fg::test::contains;
+using fg::test::error_of;
 
 nn::LSTMOptions lstm_options(std::int64_t input, std::int64_t hidden, std::int64_t layers = 1) {
   nn::LSTMOptions o;

@@ -16,6 +16,7 @@
 #include "models/mfn.h"
 #include "support/gradcheck.h"
 #include "support/op_inputs.h"
+#include "support/test_util.h"
 
 using namespace fg;
 using fg::models::MFN;
@@ -25,17 +26,8 @@ using fg::testing::rand_input;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using fg::test::contains;
+using fg::test::error_of;
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   const auto av = a.to_vector<double>(), bv = b.to_vector<double>();
