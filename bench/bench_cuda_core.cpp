@@ -20,13 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "engine/device.h"
 #include "engine/ops.h"
 
 #ifdef FUSEGRAD_WITH_CUDA
-#include <cuda_runtime.h>
-
-#include "engine/cuda/runtime.h"
 #include "kernels/elementwise.h"
 #include "kernels/nn.h"
 #include "kernels/optim.h"
@@ -36,15 +34,6 @@
 namespace {
 
 using namespace fg;
-
-std::string dims_name(const std::vector<std::int64_t>& dims) {
-  std::string s;
-  for (std::size_t i = 0; i < dims.size(); ++i) {
-    if (i > 0) s += 'x';
-    s += std::to_string(dims[i]);
-  }
-  return s;
-}
 
 #ifdef FUSEGRAD_WITH_CUDA
 
@@ -57,40 +46,15 @@ Tensor random_device(std::int64_t n, std::uint64_t seed, double lo = -2.0, doubl
 
 float* fptr(const Tensor& t) { return static_cast<float*>(t.data_ptr()); }
 
-// Times `launch` with CUDA events; `bytes` is what one call must move.
+// Times `launch` with CUDA events after one warm-up call (module load, first touch of the
+// cache); `bytes` is what one call must move.
 void run_timed(benchmark::State& state, std::int64_t bytes, const std::function<void()>& launch) {
-  cudaStream_t stream = fg::cuda::current_stream();
-  cudaEvent_t start = nullptr, stop = nullptr;
-  if (cudaEventCreate(&start) != cudaSuccess || cudaEventCreate(&stop) != cudaSuccess) {
-    state.SkipWithError("cudaEventCreate failed");
-    return;
-  }
-  launch();  // warm-up: module load, first-touch of the cache
-  device::synchronize(Device::cuda());
-  for (auto _ : state) {
-    cudaEventRecord(start, stream);
-    launch();
-    cudaEventRecord(stop, stream);
-    cudaEventSynchronize(stop);
-    float ms = 0.0f;
-    cudaEventElapsedTime(&ms, start, stop);
-    state.SetIterationTime(static_cast<double>(ms) * 1e-3);
-  }
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) state.SkipWithError(cudaGetErrorString(err));
+  bench::time_with_cuda_events(state, launch, /*warmups=*/1);
   state.SetBytesProcessed(state.iterations() * bytes);
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-}
-
-bool need_gpu(benchmark::State& state) {
-  if (device::cuda_available()) return true;
-  state.SkipWithError("no CUDA device: skipped");
-  return false;
 }
 
 void bench_unary(benchmark::State& state, UnaryOp op, bool backward, std::int64_t n) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   const Tensor x = random_device(n, 1), y = random_device(n, 2), gy = random_device(n, 3), out = random_device(n, 4);
   if (!backward) {
     run_timed(state, 2 * n * 4,
@@ -104,7 +68,7 @@ void bench_unary(benchmark::State& state, UnaryOp op, bool backward, std::int64_
 
 // out [rows, cols] = a [rows, cols] + b ([rows, cols], or [cols] broadcast over rows)
 void bench_add(benchmark::State& state, std::int64_t rows, std::int64_t cols, bool broadcast) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   const std::int64_t n = rows * cols;
   const Tensor a = random_device(n, 5), b = random_device(broadcast ? cols : n, 6), out = random_device(n, 7);
   BroadcastPlan plan;
@@ -122,7 +86,7 @@ void bench_add(benchmark::State& state, std::int64_t rows, std::int64_t cols, bo
 }
 
 void bench_sum(benchmark::State& state, AxisView v) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   const std::int64_t n = v.outer * v.n * v.inner;
   const Tensor x = random_device(n, 8), out = random_device(v.outer * v.inner, 9);
   run_timed(state, (n + v.outer * v.inner) * 4, [&] {
@@ -131,7 +95,7 @@ void bench_sum(benchmark::State& state, AxisView v) {
 }
 
 void bench_softmax(benchmark::State& state, std::int64_t rows, std::int64_t cols, bool backward) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   const std::int64_t n = rows * cols;
   const AxisView v{rows, cols, 1};
   const Tensor x = random_device(n, 10), y = random_device(n, 11), gy = random_device(n, 12), gx = random_device(n, 13);
@@ -145,7 +109,7 @@ void bench_softmax(benchmark::State& state, std::int64_t rows, std::int64_t cols
 }
 
 void bench_layer_norm(benchmark::State& state, std::int64_t rows, std::int64_t cols, bool backward) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   const std::int64_t n = rows * cols;
   const Tensor x = random_device(n, 14), gamma = random_device(cols, 15, 0.5, 1.5), beta = random_device(cols, 16),
                y = random_device(n, 17), mean = random_device(rows, 18), rstd = random_device(rows, 19),
@@ -168,7 +132,7 @@ void bench_layer_norm(benchmark::State& state, std::int64_t rows, std::int64_t c
 
 // One fused AdamW step over `tensors` parameters of `each` elements.
 void bench_adam(benchmark::State& state, std::int64_t tensors, std::int64_t each) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   std::vector<Tensor> keep;
   std::vector<kernels::AdamParamRef> refs;
   for (std::int64_t t = 0; t < tensors; ++t) {
@@ -195,9 +159,7 @@ void bench_adam(benchmark::State& state, std::int64_t tensors, std::int64_t each
 
 void add(const std::string& op, const std::vector<std::int64_t>& dims,
          const std::function<void(benchmark::State&)>& fn) {
-  benchmark::RegisterBenchmark(("cuda_core/" + op + "/" + dims_name(dims)).c_str(), fn)
-      ->UseManualTime()
-      ->Unit(benchmark::kMicrosecond);
+  bench::register_manual_time("cuda_core/" + op + "/" + bench::dims_name(dims), fn);
 }
 
 void register_all() {
@@ -225,17 +187,10 @@ void register_all() {
   add("adamw", {16, 1 << 20}, [](benchmark::State& s) { bench_adam(s, 16, 1 << 20); });
   add("adamw", {200, 50000}, [](benchmark::State& s) { bench_adam(s, 200, 50000); });
 #else
-  add("unavailable", {0}, [](benchmark::State& s) { s.SkipWithError("this fusegrad was built without CUDA"); });
+  add("unavailable", {0}, bench::skip_cpu_only_build);
 #endif
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return fg::bench::run_benchmarks(argc, argv, register_all); }

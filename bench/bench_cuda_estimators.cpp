@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "engine/autograd.h"
 #include "engine/device.h"
 #include "engine/ops.h"
@@ -32,24 +33,9 @@
 #include "losses/hsic.h"
 #include "losses/mmd.h"
 
-#ifdef FUSEGRAD_WITH_CUDA
-#include <cuda_runtime.h>
-
-#include "engine/cuda/runtime.h"
-#endif
-
 namespace {
 
 using namespace fg;
-
-std::string dims_name(const std::vector<std::int64_t>& dims) {
-  std::string s;
-  for (std::size_t i = 0; i < dims.size(); ++i) {
-    if (i > 0) s += 'x';
-    s += std::to_string(dims[i]);
-  }
-  return s;
-}
 
 #ifdef FUSEGRAD_WITH_CUDA
 
@@ -71,16 +57,11 @@ Tensor spd_leaf(std::int64_t batch, std::int64_t k, std::uint64_t seed) {
   return a;
 }
 
-// Times `step` (forward + backward) with CUDA events on the engine's stream.
+// Times one forward (+ backward, gradients of `leaves` dropped first) with CUDA events on
+// the engine's stream, after one warm-up call.
 void run_timed(benchmark::State& state, const std::vector<Tensor>& leaves, const std::function<Tensor()>& forward,
                bool backward = true) {
-  cudaStream_t stream = fg::cuda::current_stream();
-  cudaEvent_t start = nullptr, stop = nullptr;
-  if (cudaEventCreate(&start) != cudaSuccess || cudaEventCreate(&stop) != cudaSuccess) {
-    state.SkipWithError("cudaEventCreate failed");
-    return;
-  }
-  auto call = [&] {
+  bench::time_with_cuda_events(state, [&] {
     if (!backward) {
       NoGradGuard no_grad;
       (void)forward();
@@ -88,42 +69,17 @@ void run_timed(benchmark::State& state, const std::vector<Tensor>& leaves, const
     }
     for (const Tensor& t : leaves) t.zero_grad();
     forward().backward();
-  };
-  try {
-    call();  // warm-up: module load, allocator cache, cuBLAS workspace
-    device::synchronize(Device::cuda());
-    for (auto _ : state) {
-      cudaEventRecord(start, stream);
-      call();
-      cudaEventRecord(stop, stream);
-      cudaEventSynchronize(stop);
-      float ms = 0.0f;
-      cudaEventElapsedTime(&ms, start, stop);
-      state.SetIterationTime(static_cast<double>(ms) * 1e-3);
-    }
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-  }
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) state.SkipWithError(cudaGetErrorString(err));
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-}
-
-bool need_gpu(benchmark::State& state) {
-  if (device::cuda_available()) return true;
-  state.SkipWithError("no CUDA device: skipped");
-  return false;
+  });
 }
 
 void bench_rbf_gram(benchmark::State& state, std::int64_t n, std::int64_t d) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   const Tensor x = leaf({n, d}, 1), y = leaf({n, d}, 2);
   run_timed(state, {x, y}, [&] { return rbf_gram(x, y, {0.5 / static_cast<double>(d)}); }, /*backward=*/false);
 }
 
 void bench_mmd(benchmark::State& state, std::int64_t n, std::int64_t d) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   const Tensor x = leaf({n, d}, 3), y = leaf({n, d}, 4, -0.5, 1.5);
   losses::MmdOptions opts;
   const double g = 1.0 / static_cast<double>(d);
@@ -132,14 +88,14 @@ void bench_mmd(benchmark::State& state, std::int64_t n, std::int64_t d) {
 }
 
 void bench_hsic(benchmark::State& state, std::int64_t n, std::int64_t d) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   const Tensor x = leaf({n, d}, 5), y = leaf({n, d}, 6);
   const double sigma = std::sqrt(static_cast<double>(d) / 3.0);  // about the median distance of U(-1, 1)^d
   run_timed(state, {x, y}, [&] { return losses::hsic(x, y, sigma, sigma); });
 }
 
 void bench_dv(benchmark::State& state, std::int64_t b, std::int64_t d) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   const Tensor x = leaf({b, d}, 7), y = leaf({b, d}, 8), w = leaf({2 * d, 1}, 9, -0.1, 0.1);
   Generator gen(10);
   run_timed(state, {x, y, w}, [&] {
@@ -151,13 +107,13 @@ void bench_dv(benchmark::State& state, std::int64_t b, std::int64_t d) {
 }
 
 void bench_infonce(benchmark::State& state, std::int64_t b, std::int64_t d) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   const Tensor x = leaf({b, d}, 11), y = leaf({b, d}, 12);
   run_timed(state, {x, y}, [&] { return losses::info_nce_bound(matmul(x, transpose(y, 0, 1))); });
 }
 
 void bench_logdet(benchmark::State& state, std::int64_t batch, std::int64_t k) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   const Tensor a = spd_leaf(batch, k, 13);
   run_timed(state, {a}, [&] { return sum(logdet_spd(a)); });
 }
@@ -166,9 +122,7 @@ void bench_logdet(benchmark::State& state, std::int64_t batch, std::int64_t k) {
 
 void add(const std::string& name, const std::vector<std::int64_t>& dims,
          const std::function<void(benchmark::State&)>& fn) {
-  benchmark::RegisterBenchmark(("cuda_estimators/" + name + "/" + dims_name(dims)).c_str(), fn)
-      ->UseManualTime()
-      ->Unit(benchmark::kMicrosecond);
+  bench::register_manual_time("cuda_estimators/" + name + "/" + bench::dims_name(dims), fn);
 }
 
 void register_all() {
@@ -184,17 +138,10 @@ void register_all() {
   add("logdet_spd", {256, 32}, [](benchmark::State& s) { bench_logdet(s, 256, 32); });
   add("logdet_spd", {16, 128}, [](benchmark::State& s) { bench_logdet(s, 16, 128); });
 #else
-  add("unavailable", {0}, [](benchmark::State& s) { s.SkipWithError("this fusegrad was built without CUDA"); });
+  add("unavailable", {0}, bench::skip_cpu_only_build);
 #endif
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return fg::bench::run_benchmarks(argc, argv, register_all); }

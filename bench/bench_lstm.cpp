@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "engine/autograd.h"
 #include "engine/device.h"
 #include "engine/ops.h"
@@ -66,37 +67,10 @@ std::string bench_name(const std::string& impl, const Shape3& s) {
 
 #ifdef FUSEGRAD_WITH_CUDA
 
-bool need_gpu(benchmark::State& state) {
-  if (device::cuda_available()) return true;
-  state.SkipWithError("no CUDA device: skipped");
-  return false;
-}
-
 // Times `iteration` with CUDA events on the engine's stream (two warm-up calls first).
 // Errors thrown by the iteration skip the benchmark with their message.
 void run_timed(benchmark::State& state, const std::function<void()>& iteration) {
-  cudaStream_t stream = fg::cuda::current_stream();
-  cudaEvent_t start = nullptr, stop = nullptr;
-  try {
-    CUDA_CHECK(cudaEventCreate(&start));
-    CUDA_CHECK(cudaEventCreate(&stop));
-    iteration();
-    iteration();
-    CUDA_CHECK(cudaStreamSynchronize(stream));
-    for (auto _ : state) {
-      CUDA_CHECK(cudaEventRecord(start, stream));
-      iteration();
-      CUDA_CHECK(cudaEventRecord(stop, stream));
-      CUDA_CHECK(cudaEventSynchronize(stop));
-      float ms = 0.0f;
-      CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-      state.SetIterationTime(static_cast<double>(ms) * 1e-3);
-    }
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-  }
-  if (start) cudaEventDestroy(start);
-  if (stop) cudaEventDestroy(stop);
+  bench::time_with_cuda_events(state, iteration, /*warmups=*/2);
 }
 
 // Sets FG_CUDA_LSTM for one benchmark (the CUDA LSTM reads it at every call).
@@ -123,7 +97,7 @@ Tensor random_leaf(const Shape& shape, std::uint64_t seed, double lo, double hi)
 
 // fusegrad: lstm_layer forward, then every gradient from dL/dy.
 void bench_fusegrad(benchmark::State& state, const Shape3& s, bool general) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   const ScopedPath path(general ? "general" : nullptr);
   const std::int64_t H = s.hidden, T = s.steps, B = s.batch, I = H;
   const double r = 1.0 / std::sqrt(static_cast<double>(H));
@@ -238,7 +212,7 @@ class CudnnLstm {
 };
 
 void bench_cudnn(benchmark::State& state, const Shape3& s, cudnnRNNAlgo_t algo, cudnnMathType_t math) {
-  if (!need_gpu(state)) return;
+  if (!bench::need_gpu(state)) return;
   try {
     CudnnLstm lstm(s, algo, math);
     run_timed(state, [&] { lstm.iteration(); });
@@ -250,11 +224,8 @@ void bench_cudnn(benchmark::State& state, const Shape3& s, cudnnRNNAlgo_t algo, 
 #endif  // FG_HAVE_CUDNN
 #endif  // FUSEGRAD_WITH_CUDA
 
-void add(const std::string& name, const std::function<void(benchmark::State&)>& fn) {
-  benchmark::RegisterBenchmark(name.c_str(), fn)->UseManualTime()->Unit(benchmark::kMicrosecond);
-}
-
 void register_all() {
+  constexpr auto add = &bench::register_manual_time;
   for (std::int64_t H : {32, 64, 128, 256}) {
     for (std::int64_t T : {20, 50}) {
       for (std::int64_t B : {32, 64}) {
@@ -275,8 +246,7 @@ void register_all() {
         });
 #endif
 #else
-        add(bench_name("fusegrad", s),
-            [](benchmark::State& st) { st.SkipWithError("this fusegrad was built without CUDA"); });
+        add(bench_name("fusegrad", s), bench::skip_cpu_only_build);
         (void)s;
 #endif
       }
@@ -286,11 +256,4 @@ void register_all() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return fg::bench::run_benchmarks(argc, argv, register_all); }

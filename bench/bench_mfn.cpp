@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "engine/autograd.h"
 #include "engine/device.h"
 #include "engine/ops.h"
@@ -40,16 +41,8 @@ Tensor random(const Shape& shape, std::uint64_t seed, Device dev, bool grad = fa
   return rand(shape, gen, opts_on(dev, grad), -scale, scale);
 }
 
-bool skip_if_unavailable(benchmark::State& state, Device dev) {
-  if (dev.is_cuda() && !device::cuda_available()) {
-    state.SkipWithError("no CUDA device: skipped");
-    return true;
-  }
-  return false;
-}
-
 void bench_model(benchmark::State& state, Device dev, std::int64_t B, std::int64_t T) {
-  if (skip_if_unavailable(state, dev)) return;
+  if (dev.is_cuda() && !bench::need_gpu(state)) return;
   const models::MFNConfig cfg;  // MOSI's sizes
   Generator init(1);
   models::MFN mfn(cfg, init);
@@ -72,7 +65,7 @@ void bench_model(benchmark::State& state, Device dev, std::int64_t B, std::int64
 }
 
 void bench_memory(benchmark::State& state, Device dev, std::int64_t B, std::int64_t T) {
-  if (skip_if_unavailable(state, dev)) return;
+  if (dev.is_cuda() && !bench::need_gpu(state)) return;
   const models::MFNConfig cfg;
   const std::int64_t M = cfg.memory_size, G1 = cfg.gamma1_hidden, G2 = cfg.gamma2_hidden, G = G1 + G2;
   const Tensor gate_x = random({T, B, G}, 1, dev, true), u_hat = random({T, B, M}, 2, dev, true);
@@ -107,11 +100,4 @@ void register_all() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return fg::bench::run_benchmarks(argc, argv, register_all); }

@@ -13,48 +13,29 @@ must move, the same count as the C++ benchmark), and ours/torch (below 1: we are
 The last line gives the geometric mean of the ratios. Needs PyTorch with CUDA; exits
 with status 2 and a message otherwise. Installs nothing.
 """
-import argparse
-import json
-import math
-import statistics
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402  (bench/torch/common.py, next to this script)
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ours", required=True, help="Google Benchmark JSON of bench_cuda_core")
-    p.add_argument("--reps", type=int, default=50, help="timed calls per op (median reported)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed calls per op")
-    p.add_argument("--csv", help="also write the table as CSV to this file")
-    return p.parse_args()
+    return common.ours_parser(__doc__, "Google Benchmark JSON of bench_cuda_core", "op", reps=50).parse_args()
 
 
 def load_ours(path):
     """name -> (op, dims, microseconds per call, bytes per call) from Google Benchmark JSON:
     the median aggregate when repetitions were run (--benchmark_repetitions), else the
     plain iteration entry."""
-    with open(path) as f:
-        data = json.load(f)
-    unit_to_us = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
-    plain, median = {}, {}
-    for b in data.get("benchmarks", []):
-        if b.get("error_occurred"):
-            continue
-        name = b.get("run_name", b["name"])
+    ours = {}
+    for name, (us, b) in common.results(common.read_json(path), medians=True).items():
         parts = name.split("/")
         if len(parts) < 3 or parts[0] != "cuda_core":
             continue
         op, dims = parts[1], [int(d) for d in parts[2].split("x")]
-        us = b["real_time"] * unit_to_us[b.get("time_unit", "ns")]
-        bytes_per_call = b.get("bytes_per_second", 0.0) * us * 1e-6
-        entry = (op, dims, us, bytes_per_call)
-        if b.get("run_type") == "aggregate":
-            if b.get("aggregate_name") == "median":
-                median[name] = entry
-        else:
-            plain.setdefault(name, entry)
-    plain.update(median)
-    return plain
+        ours[name] = (op, dims, us, b.get("bytes_per_second", 0.0) * us * 1e-6)
+    return ours
 
 
 def make_case(torch, op, dims, dev="cuda"):
@@ -114,31 +95,10 @@ def make_case(torch, op, dims, dev="cuda"):
     return None
 
 
-def time_case(torch, fn, reps, warmup):
-    """Median microseconds of fn() timed with CUDA events."""
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    for _ in range(reps):
-        start.record()
-        fn()
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop) * 1e3)
-    return statistics.median(times)
-
-
 def main():
     args = parse_args()
-    try:
-        import torch
-    except ImportError:
-        print("bench_core.py: PyTorch is not installed", file=sys.stderr)
-        return 2
-    if not torch.cuda.is_available():
-        print("bench_core.py: PyTorch sees no CUDA device (torch %s)" % torch.__version__, file=sys.stderr)
+    torch = common.import_cuda_torch("bench_core.py")
+    if torch is None:
         return 2
     ours = load_ours(args.ours)
     if not ours:
@@ -152,7 +112,7 @@ def main():
         if fn is None:
             print("bench_core.py: no PyTorch equivalent for %s, skipped" % name, file=sys.stderr)
             continue
-        torch_us = time_case(torch, fn, args.reps, args.warmup)
+        torch_us = common.median_cuda_time_us(torch, fn, args.reps, args.warmup)
         rows.append((op, "x".join(map(str, dims)), our_us, torch_us, nbytes))
         del fn
         torch.cuda.empty_cache()
@@ -161,24 +121,18 @@ def main():
           % (torch.__version__, dev, args.reps))
     header = "%-16s %-14s %10s %10s %9s %9s %8s" % ("op", "shape", "ours us", "torch us", "ours GB/s",
                                                      "torch GB/s", "ours/tch")
-    print(header)
-    print("-" * len(header))
+    common.print_header(header)
     ratios = []
     for op, shape, our_us, torch_us, nbytes in rows:
-        ratio = our_us / torch_us if torch_us > 0 else float("nan")
+        ratio = common.ratio(our_us, torch_us)
         ratios.append(ratio)
         gbs = lambda us: nbytes / (us * 1e-6) / 1e9 if us > 0 else float("nan")
         print("%-16s %-14s %10.1f %10.1f %9.0f %9.0f %8.2f" % (op, shape, our_us, torch_us, gbs(our_us),
                                                                 gbs(torch_us), ratio))
-    good = [r for r in ratios if r > 0 and math.isfinite(r)]
-    if good:
-        print("geometric mean of ours/torch: %.2f over %d ops" % (math.exp(sum(map(math.log, good)) / len(good)),
-                                                                  len(good)))
+    common.print_geomean(ratios, "ops")
     if args.csv:
-        with open(args.csv, "w") as f:
-            f.write("op,shape,ours_us,torch_us,bytes\n")
-            for r in rows:
-                f.write("%s,%s,%.3f,%.3f,%d\n" % (r[0], r[1], r[2], r[3], int(r[4])))
+        common.write_csv(args.csv, "op,shape,ours_us,torch_us,bytes",
+                         ["%s,%s,%.3f,%.3f,%d" % (r[0], r[1], r[2], r[3], int(r[4])) for r in rows])
     return 0
 
 

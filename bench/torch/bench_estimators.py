@@ -18,45 +18,28 @@ One difference is inherent: our DV case draws its permutations on the host (rand
 Philox generator, then copied to the device) so that CPU and CUDA runs shuffle alike;
 PyTorch's case draws them on the device with torch.randperm.
 """
-import argparse
-import json
 import math
-import statistics
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402  (bench/torch/common.py, next to this script)
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ours", required=True, help="Google Benchmark JSON of bench_cuda_estimators")
-    p.add_argument("--reps", type=int, default=50, help="timed calls per case (median reported)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed calls per case")
-    p.add_argument("--csv", help="also write the table as CSV to this file")
-    return p.parse_args()
+    return common.ours_parser(__doc__, "Google Benchmark JSON of bench_cuda_estimators", "case", reps=50).parse_args()
 
 
 def load_ours(path, prefix):
     """name -> (case, dims, microseconds per call) from Google Benchmark JSON: the median
     aggregate when repetitions were run, else the plain iteration entry."""
-    with open(path) as f:
-        data = json.load(f)
-    unit_to_us = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
-    plain, median = {}, {}
-    for b in data.get("benchmarks", []):
-        if b.get("error_occurred"):
-            continue
-        name = b.get("run_name", b["name"])
+    ours = {}
+    for name, (us, _) in common.results(common.read_json(path), medians=True).items():
         parts = name.split("/")
         if len(parts) < 3 or parts[0] != prefix:
             continue
-        us = b["real_time"] * unit_to_us[b.get("time_unit", "ns")]
-        entry = (parts[1], [int(d) for d in parts[2].split("x")], us)
-        if b.get("run_type") == "aggregate":
-            if b.get("aggregate_name") == "median":
-                median[name] = entry
-        else:
-            plain.setdefault(name, entry)
-    plain.update(median)
-    return plain
+        ours[name] = (parts[1], [int(d) for d in parts[2].split("x")], us)
+    return ours
 
 
 def make_case(torch, case, dims, dev="cuda"):
@@ -137,29 +120,13 @@ def time_case(torch, leaves, fn, backward, reps, warmup):
             with torch.no_grad():
                 fn()
 
-    for _ in range(warmup):
-        call()
-    torch.cuda.synchronize()
-    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(reps):
-        start.record()
-        call()
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop) * 1e3)
-    return statistics.median(times)
+    return common.median_cuda_time_us(torch, call, reps, warmup)
 
 
 def main():
     args = parse_args()
-    try:
-        import torch
-    except ImportError:
-        print("bench_estimators.py: PyTorch is not installed", file=sys.stderr)
-        return 2
-    if not torch.cuda.is_available():
-        print("bench_estimators.py: PyTorch sees no CUDA device (torch %s)" % torch.__version__, file=sys.stderr)
+    torch = common.import_cuda_torch("bench_estimators.py")
+    if torch is None:
         return 2
     ours = load_ours(args.ours, "cuda_estimators")
     if not ours:
@@ -182,22 +149,15 @@ def main():
     print("fusegrad estimators vs PyTorch %s on %s (median of %d calls, CUDA events; TF32 off in both)"
           % (torch.__version__, torch.cuda.get_device_name(0), args.reps))
     header = "%-12s %-10s %-8s %10s %10s %9s" % ("case", "shape", "pass", "ours us", "torch us", "ours/tch")
-    print(header)
-    print("-" * len(header))
+    common.print_header(header)
     ratios = []
     for case, shape, what, our_us, torch_us in rows:
-        ratio = our_us / torch_us if torch_us > 0 else float("nan")
+        ratio = common.ratio(our_us, torch_us)
         ratios.append(ratio)
         print("%-12s %-10s %-8s %10.1f %10.1f %9.2f" % (case, shape, what, our_us, torch_us, ratio))
-    good = [r for r in ratios if r > 0 and math.isfinite(r)]
-    if good:
-        print("geometric mean of ours/torch: %.2f over %d cases" % (math.exp(sum(map(math.log, good)) / len(good)),
-                                                                   len(good)))
+    common.print_geomean(ratios, "cases")
     if args.csv:
-        with open(args.csv, "w") as f:
-            f.write("case,shape,pass,ours_us,torch_us\n")
-            for r in rows:
-                f.write("%s,%s,%s,%.3f,%.3f\n" % r)
+        common.write_csv(args.csv, "case,shape,pass,ours_us,torch_us", ["%s,%s,%s,%.3f,%.3f" % r for r in rows])
     return 0
 
 

@@ -21,49 +21,44 @@ ratios ours/torch and ours/cudnn (below 1: we are faster; the issue's target is
 ours/cudnn <= 0.5 at H=64, T=50, B=32). Needs PyTorch with CUDA; exits with status 2 and a
 message otherwise. Installs nothing.
 """
-import argparse
 import json
 import re
-import statistics
 import subprocess
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402  (bench/torch/common.py, next to this script)
 
 NAME = re.compile(r"^lstm/(?P<impl>[a-z0-9_]+)/H(?P<H>\d+)/T(?P<T>\d+)/B(?P<B>\d+)")
 IMPLS = ["fusegrad", "fusegrad_general", "cudnn", "cudnn_tf32", "cudnn_persist"]
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.argument_parser(__doc__)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ours", help="Google Benchmark JSON written by bench_lstm")
     src.add_argument("--bench", help="path of the bench_lstm binary: run it and read its JSON")
-    p.add_argument("--reps", type=int, default=50, help="timed iterations per shape (median reported)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed iterations per shape")
+    common.add_run_args(p, "shape", reps=50, timed_unit="iterations per shape")
     p.add_argument("--tf32", action="store_true", help="allow TF32 in PyTorch's cuDNN RNN (PyTorch's default)")
-    p.add_argument("--csv", help="also write the table as CSV to this file")
+    common.add_csv_arg(p)
     return p.parse_args()
 
 
 def load_ours(data):
     """(H, T, B) -> {impl: microseconds} from Google Benchmark JSON (errors left out)."""
-    unit_to_us = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
     ours = {}
-    for b in data.get("benchmarks", []):
-        if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
-            continue
-        m = NAME.match(b["name"])
+    for name, (us, _) in common.results(data, medians=False).items():
+        m = NAME.match(name)
         if not m:
             continue
-        key = (int(m["H"]), int(m["T"]), int(m["B"]))
-        us = b["real_time"] * unit_to_us[b.get("time_unit", "ns")]
-        ours.setdefault(key, {})[m["impl"]] = us
+        ours.setdefault((int(m["H"]), int(m["T"]), int(m["B"])), {})[m["impl"]] = us
     return ours
 
 
 def read_json(args):
     if args.ours:
-        with open(args.ours) as f:
-            return json.load(f)
+        return common.read_json(args.ours)
     run = subprocess.run([args.bench, "--benchmark_format=json"], capture_output=True, text=True)
     if run.returncode != 0:
         print("bench_lstm.py: %s failed (status %d):\n%s" % (args.bench, run.returncode, run.stderr), file=sys.stderr)
@@ -83,18 +78,7 @@ def time_torch(torch, H, T, B, reps, warmup):
         y, _ = lstm(x)
         return torch.autograd.grad(y, inputs, dy)
 
-    for _ in range(warmup):
-        iteration()
-    torch.cuda.synchronize()
-    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(reps):
-        start.record()
-        iteration()
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop) * 1e3)
-    return statistics.median(times)
+    return common.median_cuda_time_us(torch, iteration, reps, warmup)
 
 
 def fmt(v, spec="%9.1f"):
@@ -103,13 +87,8 @@ def fmt(v, spec="%9.1f"):
 
 def main():
     args = parse_args()
-    try:
-        import torch
-    except ImportError:
-        print("bench_lstm.py: PyTorch is not installed", file=sys.stderr)
-        return 2
-    if not torch.cuda.is_available():
-        print("bench_lstm.py: PyTorch sees no CUDA device (torch %s)" % torch.__version__, file=sys.stderr)
+    torch = common.import_cuda_torch("bench_lstm.py")
+    if torch is None:
         return 2
     ours = load_ours(read_json(args))
     if not ours:
@@ -127,8 +106,7 @@ def main():
              "on" if args.tf32 else "off"))
     header = "%4s %3s %3s %9s %9s %9s %9s %9s %9s %9s %9s" % (
         "H", "T", "B", "ours", "general", "cudnn", "cdnn_tf32", "cdnn_pers", "torch", "ours/tch", "ours/cdnn")
-    print(header)
-    print("-" * len(header))
+    common.print_header(header)
     for (H, T, B), mine, torch_us in rows:
         get = mine.get
         ours_us = get("fusegrad")

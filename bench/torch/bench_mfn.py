@@ -21,20 +21,17 @@ we are faster). Our mfn/cuda/memory/* entries (the fused serial op alone) are li
 the time of the structured version's memory loop alone, measured the same way.
 Needs PyTorch with CUDA; exits with status 2 and a message otherwise. Installs nothing.
 """
-import argparse
-import json
 import statistics
-import sys
 import time
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402  (bench/torch/common.py, next to this script)
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ours", required=True, help="Google Benchmark JSON of bench_mfn")
-    p.add_argument("--reps", type=int, default=30, help="timed calls per case (median reported)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed calls per case")
-    p.add_argument("--csv", help="also write the table as CSV to this file")
-    return p.parse_args()
+    return common.ours_parser(__doc__, "Google Benchmark JSON of bench_mfn", "case", reps=30).parse_args()
 
 
 CFG = dict(inputs=[300, 5, 20], hidden=[88, 48, 16], mem=128, att_hidden=128, mem_hidden=64, g1_hidden=256,
@@ -142,29 +139,19 @@ def time_call(torch, fn, reps, warmup):
 
 
 def load_ours(path):
-    with open(path) as f:
-        data = json.load(f)
-    unit_to_us = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
     ours = {}
-    for b in data.get("benchmarks", []):
-        if b.get("error_occurred") or b.get("run_type") == "aggregate":
-            continue
-        parts = b["name"].split("/")
+    for name, (us, _) in common.results(common.read_json(path), medians=False).items():
+        parts = name.split("/")
         if len(parts) < 4 or parts[0] != "mfn" or parts[1] != "cuda":
             continue
-        ours[b["name"]] = b["real_time"] * unit_to_us[b.get("time_unit", "ns")]
+        ours[name] = us
     return ours
 
 
 def main():
     args = parse_args()
-    try:
-        import torch
-    except ImportError:
-        print("bench_mfn.py: PyTorch is not installed", file=sys.stderr)
-        sys.exit(2)
-    if not torch.cuda.is_available():
-        print("bench_mfn.py: PyTorch sees no CUDA device", file=sys.stderr)
+    torch = common.import_cuda_torch("bench_mfn.py", show_version=False)
+    if torch is None:
         sys.exit(2)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
