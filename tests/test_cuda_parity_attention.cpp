@@ -17,34 +17,18 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "engine/autograd.h"
-#include "engine/device.h"
 #include "engine/ops.h"
 #include "models/bert.h"
+#include "test_cuda_common.h"
 
 using namespace fg;
+using namespace fg::cuda_test;
 
 namespace {
-
-#define FG_SKIP_WITHOUT_CUDA()                             \
-  do {                                                     \
-    if (!device::cuda_available()) {                       \
-      std::cout << "SKIPPED: no CUDA device" << std::endl; \
-      return;                                              \
-    }                                                      \
-  } while (0)
-
-// A CUDA result passes when sum (cuda - ref)^2 / sum ref^2 <= max_nmse and every element
-// has |cuda - ref| <= atol + rtol |ref|.
-struct Tol {
-  double max_nmse, atol, rtol;
-  const char* why;
-};
 
 // Forward: float32 dot products over head_dim terms, a softmax over <= 128 keys and a
 // weighted sum over them: relative rounding ~1e-6 on values of size <= ~2.
@@ -59,63 +43,9 @@ constexpr Tol kBackward{1e-9, 1e-4, 1e-3, "float32 backward, sums over query row
 constexpr Tol kBertBackward{1e-8, 1e-3, 1e-2, "2 float32 BERT layers, backward, sums over positions"};
 constexpr Tol kElementwise{1e-11, 1e-5, 1e-5, "one float32 function evaluation per element"};
 
-std::string compare(const Tensor& got_t, const Tensor& want_t, const Tol& tol, const std::string& what) {
-  const auto got = got_t.to_vector<double>(), want = want_t.to_vector<double>();
-  std::ostringstream msg;
-  msg.precision(9);
-  if (got.size() != want.size()) {
-    msg << what << ": CUDA gave " << got.size() << " elements, the reference " << want.size();
-    return msg.str();
-  }
-  double err2 = 0, ref2 = 0, worst_ratio = -1;
-  std::size_t worst = 0, violations = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double d = std::abs(got[i] - want[i]), bound = tol.atol + tol.rtol * std::abs(want[i]);
-    err2 += d * d;
-    ref2 += want[i] * want[i];
-    if (!(d <= bound)) {  // NaN fails too
-      ++violations;
-      if (d / bound > worst_ratio) worst_ratio = d / bound, worst = i;
-    }
-  }
-  const double nmse = ref2 > 0 ? err2 / ref2 : err2;
-  if (!(nmse <= tol.max_nmse) || violations > 0) {
-    msg << what << ": normalized MSE " << nmse << " (bound " << tol.max_nmse << "), " << violations
-        << " elements outside atol " << tol.atol << " + rtol " << tol.rtol;
-    if (violations > 0) msg << "; worst element " << worst << ": CUDA " << got[worst] << ", reference " << want[worst];
-    msg << " [tolerance: " << tol.why << "]";
-  }
-  return msg.str();
-}
-
-#define FG_CHECK_MATCH(got, want, tol, what)                                 \
-  do {                                                                       \
-    const std::string fg_match_msg_ = compare((got), (want), (tol), (what)); \
-    INFO(fg_match_msg_);                                                     \
-    CHECK(fg_match_msg_.empty());                                            \
-  } while (0)
-
-Tensor leaf(const Tensor& t) {
-  Tensor c = t.detach();
-  c.requires_grad_(true);
-  return c;
-}
-
-// The same float32 values as a float64 CPU leaf and a float32 CUDA leaf.
-struct Pair {
-  Tensor cpu, gpu;
-};
-
-Pair pair_input(const Shape& shape, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
-  Generator gen(seed);
-  const Tensor x32 = rand(shape, gen, TensorOptions{DType::f32}, lo, hi);
-  return {leaf(x32.to(DType::f64)), leaf(x32.to(Device::cuda()))};
-}
-
 // Gradients of sum(out * R) with one R (float32 values) on both devices.
 std::vector<Tensor> grads_of(const Tensor& out, const Tensor& r32, const std::vector<Tensor>& inputs) {
-  const Tensor r = r32.to(out.device()).to(out.dtype());
-  return autograd::grad(sum(mul(out, r)), inputs);
+  return autograd::grad(projected_loss({out}, {r32}), inputs);
 }
 
 // Key masks [B, Sk]: item b keeps its first len_b keys; the last item keeps none when
@@ -142,8 +72,8 @@ void check_attention(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64
   CAPTURE(masked);
   CAPTURE(dropout_p);
   CAPTURE(static_cast<int>(impl));
-  const Pair q = pair_input({B, H, Sq, D}, seed, -2, 2), k = pair_input({B, H, Sk, D}, seed + 1, -2, 2),
-             v = pair_input({B, H, Sk, D}, seed + 2);
+  const Pair q = make_pair_input({B, H, Sq, D}, seed, -2, 2), k = make_pair_input({B, H, Sk, D}, seed + 1, -2, 2),
+             v = make_pair_input({B, H, Sk, D}, seed + 2);
   const Tensor mask = masked ? key_mask(B, Sk, B > 1) : Tensor();
   const Tensor mask_gpu = masked ? mask.to(DType::f32).to(Device::cuda()) : Tensor();
   AttentionOptions opts;
@@ -216,7 +146,7 @@ TEST_CASE("cuda parity: straightforward (Saved) attention, head 64 and odd heads
 
 TEST_CASE("cuda: AttentionImpl::Recompute with an unsupported head size is a named error") {
   FG_SKIP_WITHOUT_CUDA();
-  const Pair q = pair_input({1, 1, 3, 7}, 1);
+  const Pair q = make_pair_input({1, 1, 3, 7}, 1);
   AttentionOptions o;
   o.impl = AttentionImpl::Recompute;
   bool threw = false;
@@ -237,7 +167,7 @@ TEST_CASE("cuda parity: bias_gelu, erf and tanh forms") {
         CAPTURE(rows);
         CAPTURE(n);
         CAPTURE(tanh_approx);
-        const Pair x = pair_input({rows, n}, seed += 3, -4, 4), b = pair_input({n}, seed + 1);
+        const Pair x = make_pair_input({rows, n}, seed += 3, -4, 4), b = make_pair_input({n}, seed + 1);
         const Tensor yc = bias_gelu(x.cpu, b.cpu, tanh_approx), yg = bias_gelu(x.gpu, b.gpu, tanh_approx);
         FG_CHECK_MATCH(yg, yc, kElementwise, "bias_gelu output");
         Generator gr(seed + 2);
@@ -257,8 +187,8 @@ TEST_CASE("cuda parity: add_layer_norm, with and without gamma/beta") {
         CAPTURE(rows);
         CAPTURE(n);
         CAPTURE(affine);
-        const Pair x = pair_input({rows, n}, seed += 5), res = pair_input({rows, n}, seed + 1);
-        const Pair gamma = pair_input({n}, seed + 2, 0.5, 1.5), beta = pair_input({n}, seed + 3);
+        const Pair x = make_pair_input({rows, n}, seed += 5), res = make_pair_input({rows, n}, seed + 1);
+        const Pair gamma = make_pair_input({n}, seed + 2, 0.5, 1.5), beta = make_pair_input({n}, seed + 3);
         const Tensor yc = add_layer_norm(x.cpu, res.cpu, affine ? gamma.cpu : Tensor(), affine ? beta.cpu : Tensor(),
                                          1e-5);
         const Tensor yg = add_layer_norm(x.gpu, res.gpu, affine ? gamma.gpu : Tensor(), affine ? beta.gpu : Tensor(),

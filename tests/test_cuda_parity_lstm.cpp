@@ -13,79 +13,18 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "engine/autograd.h"
-#include "engine/device.h"
 #include "engine/nn/lstm.h"
 #include "engine/ops.h"
+#include "test_cuda_common.h"
 
 using namespace fg;
+using namespace fg::cuda_test;
 
 namespace {
-
-#define FG_SKIP_WITHOUT_CUDA()                             \
-  do {                                                     \
-    if (!device::cuda_available()) {                       \
-      std::cout << "SKIPPED: no CUDA device" << std::endl; \
-      return;                                              \
-    }                                                      \
-  } while (0)
-
-// A CUDA result passes when its normalized MSE sum (cuda - ref)^2 / sum ref^2 is at most
-// max_nmse and every element has |cuda - ref| <= atol + rtol |ref|.
-struct Tol {
-  double max_nmse, atol, rtol;
-  const char* why;
-};
-
-// "" when `got` (CUDA float32) matches `want` (CPU float64), else what is wrong.
-std::string compare(const std::vector<double>& got, const std::vector<double>& want, const Tol& tol,
-                    const std::string& what) {
-  std::ostringstream msg;
-  msg.precision(9);
-  if (got.size() != want.size()) {
-    msg << what << ": CUDA gave " << got.size() << " elements, the reference " << want.size();
-    return msg.str();
-  }
-  double err2 = 0, ref2 = 0, worst_ratio = -1;
-  std::size_t worst = 0, violations = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double d = std::abs(got[i] - want[i]), bound = tol.atol + tol.rtol * std::abs(want[i]);
-    err2 += d * d;
-    ref2 += want[i] * want[i];
-    if (!(d <= bound)) {  // NaN fails too
-      ++violations;
-      if (d / bound > worst_ratio) worst_ratio = d / bound, worst = i;
-    }
-  }
-  const double nmse = ref2 > 0 ? err2 / ref2 : err2;
-  if (!(nmse <= tol.max_nmse) || violations > 0) {
-    msg << what << ": normalized MSE " << nmse << " (bound " << tol.max_nmse << "), " << violations
-        << " elements outside atol " << tol.atol << " + rtol " << tol.rtol;
-    if (violations > 0) msg << "; worst element " << worst << ": CUDA " << got[worst] << ", reference " << want[worst];
-    msg << " [tolerance: " << tol.why << "]";
-  }
-  return msg.str();
-}
-
-#define FG_CHECK_MATCH(got, want, tol, what)                               \
-  do {                                                                     \
-    const std::string fg_match_msg_ = compare((got), (want), (tol), (what)); \
-    INFO(fg_match_msg_);                                                   \
-    CHECK(fg_match_msg_.empty());                                          \
-  } while (0)
-
-std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
-
-// Random float32 values in [lo, hi) on the CPU (seeded Philox).
-Tensor f32_input(const Shape& shape, std::uint64_t seed, double lo, double hi) {
-  Generator gen(seed);
-  return rand(shape, gen, TensorOptions{DType::f32, Device::cpu(), false}, lo, hi);
-}
 
 // Forward: each step is a float32 GEMM over H terms plus a few correctly rounded-ish
 // transcendental functions; the state carries the rounding of earlier steps, damped by
@@ -95,57 +34,6 @@ constexpr Tol kRecurrentForward{1e-10, 1e-5, 1e-4, "T float32 steps: GEMM over H
 // (dW_hh accumulated step by step in float32), so terms of size ~1 leave an absolute
 // error ~1e-6 sqrt(T B) in sums that may cancel to near zero.
 constexpr Tol kRecurrentBackward{1e-9, 1e-4, 1e-3, "backward through time, sums over T*B float32 terms"};
-
-Tensor with_grad(const Tensor& t) {
-  Tensor c = t.detach();
-  c.requires_grad_(true);
-  return c;
-}
-
-// The float32 values on CUDA (leaf with grad) and the same values in float64 on the CPU.
-struct Pair {
-  Tensor cpu, gpu;
-};
-
-Pair make_pair_input(const Shape& shape, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
-  const Tensor x32 = f32_input(shape, seed, lo, hi);
-  return {with_grad(x32.to(DType::f64)), with_grad(x32.to(Device::cuda()))};
-}
-
-Pair undefined_pair() { return {Tensor(), Tensor()}; }
-
-// sum_k <outs[k], R_k> with R_k drawn once (float32 values, widened for the CPU).
-Tensor projected_loss(const std::vector<Tensor>& outs, const std::vector<Tensor>& rs) {
-  Tensor loss;
-  for (std::size_t k = 0; k < outs.size(); ++k) {
-    const Tensor r = rs[k].to(outs[k].device()).to(outs[k].dtype());
-    const Tensor term = sum(mul(outs[k], r));
-    loss = loss.defined() ? add(loss, term) : term;
-  }
-  return loss;
-}
-
-// Compares outputs, then the gradients of the projected loss with respect to `inputs`.
-void compare_run(const std::string& what, const std::vector<Tensor>& out_cpu, const std::vector<Tensor>& out_gpu,
-                 const std::vector<Pair>& inputs, std::uint64_t seed) {
-  REQUIRE(out_cpu.size() == out_gpu.size());
-  std::vector<Tensor> rs;
-  for (std::size_t k = 0; k < out_cpu.size(); ++k) {
-    REQUIRE(out_cpu[k].shape() == out_gpu[k].shape());
-    FG_CHECK_MATCH(values(out_gpu[k]), values(out_cpu[k]), kRecurrentForward, what + " output " + std::to_string(k));
-    rs.push_back(f32_input(out_cpu[k].shape(), seed * 7 + k, -1.0, 1.0));
-  }
-  std::vector<Tensor> in_cpu, in_gpu;
-  for (const Pair& p : inputs) {
-    if (!p.cpu.defined()) continue;
-    in_cpu.push_back(p.cpu);
-    in_gpu.push_back(p.gpu);
-  }
-  const auto g_cpu = autograd::grad(projected_loss(out_cpu, rs), in_cpu);
-  const auto g_gpu = autograd::grad(projected_loss(out_gpu, rs), in_gpu);
-  for (std::size_t k = 0; k < g_cpu.size(); ++k)
-    FG_CHECK_MATCH(values(g_gpu[k]), values(g_cpu[k]), kRecurrentBackward, what + " gradient " + std::to_string(k));
-}
 
 std::vector<Tensor> all_outputs(const LSTMSequenceOutput& r) { return {r.output, r.h_n, r.c_n, r.cells}; }
 
@@ -187,22 +75,23 @@ Tensor uneven_lengths(std::int64_t B, std::int64_t T) {
   return from_vector(lens, {B}, TensorOptions{DType::i64});
 }
 
-// One lstm_layer on both devices with weights of PyTorch's scale U(-1/sqrt(H), 1/sqrt(H))
-// (the gates neither saturate nor vanish), compared in outputs and in the gradients of
-// x, both weights, both biases, h0 and c0.
+// One lstm_layer on both devices, compared in outputs and in the gradients of x, both
+// weights, both biases, h0 and c0. Weights and biases are U(-r, r): by default r =
+// 1/sqrt(H), PyTorch's scale (the gates neither saturate nor vanish); weight_range sets r.
 void layer_case(const std::string& what, std::int64_t T, std::int64_t B, std::int64_t H, const Tensor& lengths,
-                bool reverse, bool with_state, std::uint64_t seed) {
+                bool reverse, bool with_state, std::uint64_t seed, double weight_range = 0.0) {
   CAPTURE(what);
   const std::int64_t I = 5;
-  const double r = 1.0 / std::sqrt(static_cast<double>(H));
+  const double r = weight_range > 0 ? weight_range : 1.0 / std::sqrt(static_cast<double>(H));
   const Pair x = make_pair_input({T, B, I}, seed * 11 + 1), w_ih = make_pair_input({4 * H, I}, seed * 11 + 2, -r, r),
              w_hh = make_pair_input({4 * H, H}, seed * 11 + 3, -r, r),
              b_ih = make_pair_input({4 * H}, seed * 11 + 4, -r, r), b_hh = make_pair_input({4 * H}, seed * 11 + 5, -r, r);
-  const Pair h0 = with_state ? make_pair_input({B, H}, seed * 11 + 6) : undefined_pair();
-  const Pair c0 = with_state ? make_pair_input({B, H}, seed * 11 + 7) : undefined_pair();
+  const Pair h0 = with_state ? make_pair_input({B, H}, seed * 11 + 6) : Pair{};
+  const Pair c0 = with_state ? make_pair_input({B, H}, seed * 11 + 7) : Pair{};
   const auto r_cpu = lstm_layer(x.cpu, w_ih.cpu, w_hh.cpu, b_ih.cpu, b_hh.cpu, lengths, h0.cpu, c0.cpu, reverse);
   const auto r_gpu = lstm_layer(x.gpu, w_ih.gpu, w_hh.gpu, b_ih.gpu, b_hh.gpu, lengths, h0.gpu, c0.gpu, reverse);
-  compare_run(what, all_outputs(r_cpu), all_outputs(r_gpu), {x, w_ih, w_hh, b_ih, b_hh, h0, c0}, seed);
+  compare_run(what, all_outputs(r_cpu), all_outputs(r_gpu), {x, w_ih, w_hh, b_ih, b_hh, h0, c0}, seed,
+              kRecurrentForward, kRecurrentBackward);
 }
 
 std::string case_name(const char* path, std::int64_t B, std::int64_t H, bool reverse, bool with_state,
@@ -216,7 +105,7 @@ std::string case_name(const char* path, std::int64_t B, std::int64_t H, bool rev
 
 TEST_CASE("CUDA parity: lstm_layer (fused recurrence), sizes 1/7/33, uneven lengths, both directions") {
   FG_SKIP_WITHOUT_CUDA();
-  const std::int64_t T = 6, I = 5;
+  const std::int64_t T = 6;
   std::uint64_t seed = 100;
   for (std::int64_t B : {1, 7, 33}) {
     for (std::int64_t H : {1, 7, 33}) {
@@ -230,15 +119,7 @@ TEST_CASE("CUDA parity: lstm_layer (fused recurrence), sizes 1/7/33, uneven leng
           ++seed;
           const std::string what = "lstm_layer B=" + std::to_string(B) + " H=" + std::to_string(H) +
                                    (reverse ? " reverse" : " forward") + (with_state ? " h0/c0" : "");
-          CAPTURE(what);
-          const Pair x = make_pair_input({T, B, I}, seed * 11 + 1), w_ih = make_pair_input({4 * H, I}, seed * 11 + 2),
-                     w_hh = make_pair_input({4 * H, H}, seed * 11 + 3), b_ih = make_pair_input({4 * H}, seed * 11 + 4),
-                     b_hh = make_pair_input({4 * H}, seed * 11 + 5);
-          const Pair h0 = with_state ? make_pair_input({B, H}, seed * 11 + 6) : undefined_pair();
-          const Pair c0 = with_state ? make_pair_input({B, H}, seed * 11 + 7) : undefined_pair();
-          const auto r_cpu = lstm_layer(x.cpu, w_ih.cpu, w_hh.cpu, b_ih.cpu, b_hh.cpu, lengths, h0.cpu, c0.cpu, reverse);
-          const auto r_gpu = lstm_layer(x.gpu, w_ih.gpu, w_hh.gpu, b_ih.gpu, b_hh.gpu, lengths, h0.gpu, c0.gpu, reverse);
-          compare_run(what, all_outputs(r_cpu), all_outputs(r_gpu), {x, w_ih, w_hh, b_ih, b_hh, h0, c0}, seed);
+          layer_case(what, T, B, H, lengths, reverse, with_state, seed, 1.0);  // weights U(-1, 1)
         }
       }
     }
@@ -251,12 +132,14 @@ TEST_CASE("CUDA parity: lstm_recurrence without lengths or bias; lengths already
   const Pair gx = make_pair_input({T, B, 4 * H}, 501, -2.0, 2.0), w = make_pair_input({4 * H, H}, 502);
   const auto r_cpu = lstm_recurrence(gx.cpu, w.cpu);
   const auto r_gpu = lstm_recurrence(gx.gpu, w.gpu);
-  compare_run("lstm_recurrence plain", all_outputs(r_cpu), all_outputs(r_gpu), {gx, w}, 503);
+  compare_run("lstm_recurrence plain", all_outputs(r_cpu), all_outputs(r_gpu), {gx, w}, 503, kRecurrentForward,
+              kRecurrentBackward);
 
   const Tensor lengths = from_vector(std::vector<std::int64_t>{9, 3, 1, 0, 8, 2, 5}, {B}, TensorOptions{DType::i64});
   const auto l_cpu = lstm_recurrence(gx.cpu, w.cpu, Tensor(), lengths, Tensor(), Tensor(), true);
   const auto l_gpu = lstm_recurrence(gx.gpu, w.gpu, Tensor(), lengths.to(Device::cuda()), Tensor(), Tensor(), true);
-  compare_run("lstm_recurrence reverse, lengths on the GPU", all_outputs(l_cpu), all_outputs(l_gpu), {gx, w}, 504);
+  compare_run("lstm_recurrence reverse, lengths on the GPU", all_outputs(l_cpu), all_outputs(l_gpu), {gx, w}, 504,
+              kRecurrentForward, kRecurrentBackward);
 }
 
 TEST_CASE("CUDA parity: lstm_cell, sizes 1/7/33") {
@@ -274,7 +157,8 @@ TEST_CASE("CUDA parity: lstm_cell, sizes 1/7/33") {
                  b_hh = make_pair_input({4 * H}, seed * 9 + 7);
       const auto r_cpu = lstm_cell(x.cpu, h.cpu, c.cpu, w_ih.cpu, w_hh.cpu, b_ih.cpu, b_hh.cpu);
       const auto r_gpu = lstm_cell(x.gpu, h.gpu, c.gpu, w_ih.gpu, w_hh.gpu, b_ih.gpu, b_hh.gpu);
-      compare_run(what, {r_cpu.h, r_cpu.c}, {r_gpu.h, r_gpu.c}, {x, h, c, w_ih, w_hh, b_ih, b_hh}, seed);
+      compare_run(what, {r_cpu.h, r_cpu.c}, {r_gpu.h, r_gpu.c}, {x, h, c, w_ih, w_hh, b_ih, b_hh}, seed,
+                  kRecurrentForward, kRecurrentBackward);
     }
   }
 }
@@ -289,10 +173,7 @@ TEST_CASE("CUDA parity: nn::LSTM stacked, bidirectional, batch_first, packed") {
   o.batch_first = true;
   Generator g1(5), g2(5);
   nn::LSTM cpu(o, g1), gpu(o, g2);  // same seed: same float32 weights
-  cpu.to(DType::f64);
-  gpu.to(Device::cuda());
-  cpu.eval();
-  gpu.eval();
+  to_parity_devices(cpu, gpu);
   const std::int64_t B = 7, T = 5;
   const Tensor lengths = from_vector(std::vector<std::int64_t>{5, 1, 3, 4, 2, 5, 1}, {B}, TensorOptions{DType::i64});
   const Pair x = make_pair_input({B, T, 7}, 701);
@@ -301,7 +182,8 @@ TEST_CASE("CUDA parity: nn::LSTM stacked, bidirectional, batch_first, packed") {
   std::vector<Pair> inputs = {x};
   const auto pc = cpu.parameters(), pg = gpu.parameters();
   for (std::size_t k = 0; k < pc.size(); ++k) inputs.push_back({pc[k], pg[k]});
-  compare_run("nn::LSTM", {r_cpu.output, r_cpu.h_n, r_cpu.c_n}, {r_gpu.output, r_gpu.h_n, r_gpu.c_n}, inputs, 702);
+  compare_run("nn::LSTM", {r_cpu.output, r_cpu.h_n, r_cpu.c_n}, {r_gpu.output, r_gpu.h_n, r_gpu.c_n}, inputs, 702,
+              kRecurrentForward, kRecurrentBackward);
 }
 
 TEST_CASE("CUDA parity: persistent LSTM kernels, H 1/7/33/64/128, every rows-per-block configuration") {

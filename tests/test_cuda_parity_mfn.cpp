@@ -8,80 +8,19 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "engine/autograd.h"
-#include "engine/device.h"
 #include "engine/ops.h"
 #include "engine/ops_gated_memory.h"
 #include "models/mfn.h"
+#include "test_cuda_common.h"
 
 using namespace fg;
+using namespace fg::cuda_test;
 
 namespace {
-
-#define FG_SKIP_WITHOUT_CUDA()                             \
-  do {                                                     \
-    if (!device::cuda_available()) {                       \
-      std::cout << "SKIPPED: no CUDA device" << std::endl; \
-      return;                                              \
-    }                                                      \
-  } while (0)
-
-// A CUDA result passes when its normalized MSE sum (cuda - ref)^2 / sum ref^2 is at most
-// max_nmse and every element has |cuda - ref| <= atol + rtol |ref|.
-struct Tol {
-  double max_nmse, atol, rtol;
-  const char* why;
-};
-
-// "" when `got` (CUDA float32) matches `want` (CPU float64), else what is wrong.
-std::string compare(const std::vector<double>& got, const std::vector<double>& want, const Tol& tol,
-                    const std::string& what) {
-  std::ostringstream msg;
-  msg.precision(9);
-  if (got.size() != want.size()) {
-    msg << what << ": CUDA gave " << got.size() << " elements, the reference " << want.size();
-    return msg.str();
-  }
-  double err2 = 0, ref2 = 0, worst_ratio = -1;
-  std::size_t worst = 0, violations = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double d = std::abs(got[i] - want[i]), bound = tol.atol + tol.rtol * std::abs(want[i]);
-    err2 += d * d;
-    ref2 += want[i] * want[i];
-    if (!(d <= bound)) {  // NaN fails too
-      ++violations;
-      if (d / bound > worst_ratio) worst_ratio = d / bound, worst = i;
-    }
-  }
-  const double nmse = ref2 > 0 ? err2 / ref2 : err2;
-  if (!(nmse <= tol.max_nmse) || violations > 0) {
-    msg << what << ": normalized MSE " << nmse << " (bound " << tol.max_nmse << "), " << violations
-        << " elements outside atol " << tol.atol << " + rtol " << tol.rtol;
-    if (violations > 0) msg << "; worst element " << worst << ": CUDA " << got[worst] << ", reference " << want[worst];
-    msg << " [tolerance: " << tol.why << "]";
-  }
-  return msg.str();
-}
-
-#define FG_CHECK_MATCH(got, want, tol, what)                               \
-  do {                                                                     \
-    const std::string fg_match_msg_ = compare((got), (want), (tol), (what)); \
-    INFO(fg_match_msg_);                                                   \
-    CHECK(fg_match_msg_.empty());                                          \
-  } while (0)
-
-std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
-
-// Random float32 values in [lo, hi) on the CPU (seeded Philox).
-Tensor f32_input(const Shape& shape, std::uint64_t seed, double lo, double hi) {
-  Generator gen(seed);
-  return rand(shape, gen, TensorOptions{DType::f32, Device::cpu(), false}, lo, hi);
-}
 
 // Forward: each step is a float32 dot product over G (then M) terms plus sigmoids; the
 // memory carries the rounding of earlier steps, damped by gamma1 < 1. With inputs of size
@@ -90,55 +29,6 @@ constexpr Tol kRecurrentForward{1e-9, 3e-5, 3e-4, "T float32 steps: dots over G 
 // Backward: the same per step; the weight gradients are GEMM sums over T*B rows of
 // products that may cancel to near zero, so the absolute part dominates there.
 constexpr Tol kRecurrentBackward{1e-8, 2e-4, 2e-3, "backward through time, sums over T*B float32 terms"};
-
-Tensor with_grad(const Tensor& t) {
-  Tensor c = t.detach();
-  c.requires_grad_(true);
-  return c;
-}
-
-// The float32 values on CUDA (leaf with grad) and the same values in float64 on the CPU.
-struct Pair {
-  Tensor cpu, gpu;
-};
-
-Pair make_pair_input(const Shape& shape, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
-  const Tensor x32 = f32_input(shape, seed, lo, hi);
-  return {with_grad(x32.to(DType::f64)), with_grad(x32.to(Device::cuda()))};
-}
-
-// sum_k <outs[k], R_k> with R_k drawn once (float32 values, widened for the CPU).
-Tensor projected_loss(const std::vector<Tensor>& outs, const std::vector<Tensor>& rs) {
-  Tensor loss;
-  for (std::size_t k = 0; k < outs.size(); ++k) {
-    const Tensor r = rs[k].to(outs[k].device()).to(outs[k].dtype());
-    const Tensor term = sum(mul(outs[k], r));
-    loss = loss.defined() ? add(loss, term) : term;
-  }
-  return loss;
-}
-
-// Compares outputs, then the gradients of the projected loss with respect to `inputs`.
-void compare_run(const std::string& what, const std::vector<Tensor>& out_cpu, const std::vector<Tensor>& out_gpu,
-                 const std::vector<Pair>& inputs, std::uint64_t seed) {
-  REQUIRE(out_cpu.size() == out_gpu.size());
-  std::vector<Tensor> rs;
-  for (std::size_t k = 0; k < out_cpu.size(); ++k) {
-    REQUIRE(out_cpu[k].shape() == out_gpu[k].shape());
-    FG_CHECK_MATCH(values(out_gpu[k]), values(out_cpu[k]), kRecurrentForward, what + " output " + std::to_string(k));
-    rs.push_back(f32_input(out_cpu[k].shape(), seed * 7 + k, -1.0, 1.0));
-  }
-  std::vector<Tensor> in_cpu, in_gpu;
-  for (const Pair& p : inputs) {
-    if (!p.cpu.defined()) continue;
-    in_cpu.push_back(p.cpu);
-    in_gpu.push_back(p.gpu);
-  }
-  const auto g_cpu = autograd::grad(projected_loss(out_cpu, rs), in_cpu);
-  const auto g_gpu = autograd::grad(projected_loss(out_gpu, rs), in_gpu);
-  for (std::size_t k = 0; k < g_cpu.size(); ++k)
-    FG_CHECK_MATCH(values(g_gpu[k]), values(g_cpu[k]), kRecurrentBackward, what + " gradient " + std::to_string(k));
-}
 
 std::vector<std::int64_t> uneven_lengths(std::int64_t B, std::int64_t T) {
   std::vector<std::int64_t> lens(static_cast<std::size_t>(B));
@@ -187,7 +77,7 @@ TEST_CASE("CUDA parity: gated_memory_recurrence, sizes 1/7/33 and MOSI's, uneven
         const Tensor u_gpu = gated_memory_recurrence(gx.gpu, uh.gpu, wu.gpu, w1.gpu, b1.gpu, w2.gpu, b2.gpu,
                                                      lengths.to(Device::cuda()),
                                                      with_drop ? drop.to(Device::cuda()) : Tensor());
-        compare_run(what, {u_cpu}, {u_gpu}, {gx, uh, wu, w1, b1, w2, b2}, seed);
+        compare_run(what, {u_cpu}, {u_gpu}, {gx, uh, wu, w1, b1, w2, b2}, seed, kRecurrentForward, kRecurrentBackward);
       }
     }
   }
@@ -210,10 +100,7 @@ TEST_CASE("CUDA parity: models::MFN (tiny sizes and MOSI's), uneven lengths, eve
     }
     Generator g1(11), g2(11);
     models::MFN cpu(c, g1), gpu(c, g2);  // same seed: same float32 weights
-    cpu.to(DType::f64);
-    gpu.to(Device::cuda());
-    cpu.eval();
-    gpu.eval();
+    to_parity_devices(cpu, gpu);
     const std::int64_t B = mosi ? 33 : 7, T = mosi ? 20 : 5;
     const Tensor lengths = from_vector(uneven_lengths(B, T), {B}, TensorOptions{DType::i64});
     std::vector<Pair> inputs;
@@ -228,6 +115,6 @@ TEST_CASE("CUDA parity: models::MFN (tiny sizes and MOSI's), uneven lengths, eve
     const auto r_cpu = cpu.forward(xc, lengths);
     const auto r_gpu = gpu.forward(xg, lengths);
     compare_run(mosi ? "MFN (MOSI sizes)" : "MFN (tiny)", {r_cpu.output, r_cpu.features},
-                {r_gpu.output, r_gpu.features}, inputs, mosi ? 1100 : 1200);
+                {r_gpu.output, r_gpu.features}, inputs, mosi ? 1100 : 1200, kRecurrentForward, kRecurrentBackward);
   }
 }

@@ -21,8 +21,7 @@ using fg::testing::rand_input;
 
 namespace {
 
-using fg::test::contains;
-using fg::test::error_of;
+using namespace fg::test;  // contains, error_of, max_abs_diff
 
 nn::LSTMOptions lstm_options(std::int64_t input, std::int64_t hidden, std::int64_t layers = 1) {
   nn::LSTMOptions o;
@@ -30,14 +29,6 @@ nn::LSTMOptions lstm_options(std::int64_t input, std::int64_t hidden, std::int64
   o.hidden_size = hidden;
   o.num_layers = layers;
   return o;
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const auto av = a.to_vector<double>(), bv = b.to_vector<double>();
-  REQUIRE(av.size() == bv.size());
-  double m = 0;
-  for (std::size_t i = 0; i < av.size(); ++i) m = std::max(m, std::abs(av[i] - bv[i]));
-  return m;
 }
 
 double max_abs(const Tensor& a) {

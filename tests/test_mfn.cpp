@@ -26,16 +26,7 @@ using fg::testing::rand_input;
 
 namespace {
 
-using fg::test::contains;
-using fg::test::error_of;
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const auto av = a.to_vector<double>(), bv = b.to_vector<double>();
-  REQUIRE(av.size() == bv.size());
-  double m = 0;
-  for (std::size_t i = 0; i < av.size(); ++i) m = std::max(m, std::abs(av[i] - bv[i]));
-  return m;
-}
+using namespace fg::test;  // contains, error_of, max_abs_diff
 
 MFNConfig tiny_config() {
   MFNConfig c;
