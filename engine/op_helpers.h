@@ -17,6 +17,11 @@ void check_same(const Tensor& a, const Tensor& b, const char* op);
 // Throws unless idx is a defined int64 tensor on `device`.
 void check_index(const Tensor& idx, Device device, const char* op);
 
+// Kernel arguments for optional operands and outputs: the data, or nullptr when the
+// tensor is undefined (an absent bias, mask or initial state; a gradient not asked for).
+inline const void* ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
+inline void* out_ptr(Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
+
 // Plan for reading inputs of shapes `ins` broadcast against output shape `out`
 // (each input right-aligned, size-1 dims read with stride 0).
 BroadcastPlan make_broadcast_plan(const Shape& out, const std::vector<const Shape*>& ins, const char* op);

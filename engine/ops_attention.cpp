@@ -16,13 +16,10 @@ namespace fg {
 
 using detail::check_float;
 using detail::check_same;
+using detail::out_ptr;
+using detail::ptr_or_null;
 
 namespace {
-
-std::string describe(const Tensor& t) { return t.defined() ? t.str() : std::string("an undefined tensor"); }
-
-const void* ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
-void* out_ptr(Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
 
 }  // namespace
 
@@ -133,7 +130,7 @@ Tensor bias_gelu(const Tensor& x, const Tensor& bias, bool tanh_approx) {
   check_float(x, op);
   check_same(x, bias, op);
   FG_CHECK(bias.dim() == 1 && x.dim() >= 1 && x.size(-1) == bias.size(0),
-           "{}: x must be [..., n] and bias [n], got x {} and bias {}", op, x.str(), describe(bias));
+           "{}: x must be [..., n] and bias [n], got x {} and bias {}", op, x.str(), bias.str());
   const std::int64_t n = bias.size(0);
   const std::int64_t rows = n == 0 ? 0 : x.numel() / n;
   Tensor y = empty_like(x);

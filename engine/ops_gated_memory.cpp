@@ -16,14 +16,14 @@ namespace fg {
 
 using detail::check_float;
 using detail::check_same;
+using detail::out_ptr;
+using detail::ptr_or_null;
 
 namespace {
 
-std::string describe(const Tensor& t) { return t.defined() ? t.str() : std::string("an undefined tensor"); }
-
 // Throws unless t is defined, shares ref's dtype and device, and has shape `want`.
 void check_shape(const Tensor& t, const Tensor& ref, const Shape& want, const char* op, const char* what) {
-  FG_CHECK(t.defined() && t.shape() == want, "{}: {} must be {}, got {}", op, what, shape_str(want), describe(t));
+  FG_CHECK(t.defined() && t.shape() == want, "{}: {} must be {}, got {}", op, what, shape_str(want), t.str());
   check_same(ref, t, op);
 }
 
@@ -36,7 +36,7 @@ Tensor gated_memory_recurrence(const Tensor& gate_x, const Tensor& u_hat, const 
   check_float(gate_x, op);
   FG_CHECK(gate_x.dim() == 3, "{}: gate_x must be [T, B, G1 + G2], got {}", op, gate_x.str());
   FG_CHECK(w1.defined() && w1.dim() == 2 && w2.defined() && w2.dim() == 2,
-           "{}: w1 and w2 must be [M, G1] and [M, G2], got {} and {}", op, describe(w1), describe(w2));
+           "{}: w1 and w2 must be [M, G1] and [M, G2], got {} and {}", op, w1.str(), w2.str());
   const std::int64_t T = gate_x.size(0), B = gate_x.size(1), G = gate_x.size(2);
   const std::int64_t M = w1.size(0), G1 = w1.size(1), G2 = w2.size(1);
   FG_CHECK(M > 0 && G1 > 0 && G2 > 0 && G1 + G2 == G,
@@ -67,7 +67,7 @@ Tensor gated_memory_recurrence(const Tensor& gate_x, const Tensor& u_hat, const 
   if (T * B > 0)
     FG_DISPATCH(gate_x.device(), gated_memory_forward, gate_x.dtype(), shape, gate_x.data_ptr(), u_hat.data_ptr(),
                 w_u.data_ptr(), w1.data_ptr(), b1.data_ptr(), w2.data_ptr(), b2.data_ptr(),
-                drop_s.defined() ? drop_s.data_ptr() : nullptr, len_ptr, u_all.data_ptr(), pre.data_ptr(),
+                ptr_or_null(drop_s), len_ptr, u_all.data_ptr(), pre.data_ptr(),
                 gammas.data_ptr());
 
   autograd::record(
@@ -80,7 +80,7 @@ Tensor gated_memory_recurrence(const Tensor& gate_x, const Tensor& u_hat, const 
         const auto* lp = len_dev.defined() ? static_cast<const std::int64_t*>(len_dev.data_ptr()) : nullptr;
         if (T * B > 0)
           FG_DISPATCH(opts.device, gated_memory_backward, opts.dtype, shape, u_hat.data_ptr(), w_u.data_ptr(),
-                      w1.data_ptr(), w2.data_ptr(), drop_s.defined() ? drop_s.data_ptr() : nullptr, lp,
+                      w1.data_ptr(), w2.data_ptr(), ptr_or_null(drop_s), lp,
                       u_all_s.data_ptr(), pre.data_ptr(), gammas.data_ptr(), g[0].data_ptr(), g_gx.data_ptr(),
                       g_uh.data_ptr(), g_z.data_ptr());
         // the weight gradients: sums over the T*B rows, as GEMMs

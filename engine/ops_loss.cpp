@@ -11,10 +11,9 @@ namespace fg {
 using detail::check_float;
 using detail::check_index;
 using detail::check_same;
+using detail::out_ptr;
 
 namespace {
-
-void* ptr_or_null(Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
 
 double reduction_scale(Reduction r, std::int64_t count) {
   return r == Reduction::Mean ? 1.0 / static_cast<double>(std::max<std::int64_t>(count, 1)) : 1.0;
@@ -38,7 +37,7 @@ Tensor regression_loss(const Tensor& pred, const Tensor& target, RegressionLoss 
     Tensor gp = need[0] ? empty_like(pred) : Tensor();
     Tensor gt = need[1] ? empty_like(target) : Tensor();
     FG_DISPATCH(pred.device(), regression_loss_backward, kind, pred.dtype(), pred.numel(), scale, pred.data_ptr(),
-                target.data_ptr(), g[0].data_ptr(), ptr_or_null(gp), ptr_or_null(gt));
+                target.data_ptr(), g[0].data_ptr(), out_ptr(gp), out_ptr(gt));
     return std::vector<Tensor>{gp, gt};
   });
   return out;
@@ -94,8 +93,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
                      Tensor gx = need[0] ? empty_like(logits) : Tensor();
                      Tensor gt = need[1] ? empty_like(target) : Tensor();
                      FG_DISPATCH(logits.device(), bce_logits_backward, logits.dtype(), logits.numel(), scale,
-                                 logits.data_ptr(), target.data_ptr(), g[0].data_ptr(), ptr_or_null(gx),
-                                 ptr_or_null(gt));
+                                 logits.data_ptr(), target.data_ptr(), g[0].data_ptr(), out_ptr(gx),
+                                 out_ptr(gt));
                      return std::vector<Tensor>{gx, gt};
                    });
   return out;

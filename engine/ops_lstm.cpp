@@ -14,13 +14,10 @@ namespace fg {
 
 using detail::check_float;
 using detail::check_same;
+using detail::out_ptr;
+using detail::ptr_or_null;
 
 namespace {
-
-std::string describe(const Tensor& t) { return t.defined() ? t.str() : std::string("an undefined tensor"); }
-
-const void* ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
-void* out_ptr(Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
 
 // Checks an optional [rows, cols] operand of `ref`'s dtype and device.
 void check_optional_matrix(const Tensor& t, const Tensor& ref, std::int64_t rows, std::int64_t cols, const char* op,
@@ -111,11 +108,11 @@ LSTMSequenceOutput lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor&
   FG_CHECK(w_ih.defined() && w_ih.dim() == 2 && w_ih.size(1) == x.size(2) && w_ih.size(0) > 0 &&
                w_ih.size(0) % 4 == 0,
            "{}: w_ih must be [4H, {}] (input_size {} from x {}), got {}", op, x.size(2), x.size(2), x.str(),
-           describe(w_ih));
+           w_ih.str());
   check_same(x, w_ih, op);
   FG_CHECK(w_hh.defined() && w_hh.dim() == 2 && w_hh.size(0) == w_ih.size(0) && w_hh.size(1) == w_ih.size(0) / 4,
            "{}: w_hh must be [4H, H] = [{}, {}] to match w_ih {}, got {}", op, w_ih.size(0), w_ih.size(0) / 4,
-           w_ih.str(), describe(w_hh));
+           w_ih.str(), w_hh.str());
   check_optional_vector(b_ih, x, w_ih.size(0), op, "b_ih");
   check_optional_vector(b_hh, x, w_ih.size(0), op, "b_hh");
   // all T steps' input gates in one GEMM: [T * B, I] x [I, 4H]
@@ -130,7 +127,7 @@ LSTMCellOutput lstm_cell_fused(const Tensor& gates_x, const Tensor& gates_h, con
            "{}: gates_x must be [B, 4H] with H >= 1, got {}", op, gates_x.str());
   const std::int64_t B = gates_x.size(0), G = gates_x.size(1), H = G / 4;
   FG_CHECK(gates_h.defined() && c.defined(), "{}: gates_h and c must be defined (got {} and {})", op,
-           describe(gates_h), describe(c));
+           gates_h.str(), c.str());
   check_same(gates_x, gates_h, op);
   check_same(gates_x, c, op);
   FG_CHECK(gates_h.shape() == gates_x.shape(), "{}: gates_h must be [{}, {}] like gates_x, got {}", op, B, G,
@@ -161,11 +158,11 @@ LSTMCellOutput lstm_cell(const Tensor& x, const Tensor& h, const Tensor& c, cons
   FG_CHECK(x.dim() == 2, "{}: x must be [B, input_size], got {}", op, x.str());
   FG_CHECK(w_ih.defined() && w_ih.dim() == 2 && w_ih.size(1) == x.size(1) && w_ih.size(0) > 0 &&
                w_ih.size(0) % 4 == 0,
-           "{}: w_ih must be [4H, {}] (input_size from x {}), got {}", op, x.size(1), x.str(), describe(w_ih));
+           "{}: w_ih must be [4H, {}] (input_size from x {}), got {}", op, x.size(1), x.str(), w_ih.str());
   check_same(x, w_ih, op);
   const std::int64_t B = x.size(0), G = w_ih.size(0), H = G / 4;
   FG_CHECK(w_hh.defined() && w_hh.dim() == 2 && w_hh.size(0) == G && w_hh.size(1) == H,
-           "{}: w_hh must be [4H, H] = [{}, {}] to match w_ih {}, got {}", op, G, H, w_ih.str(), describe(w_hh));
+           "{}: w_hh must be [4H, H] = [{}, {}] to match w_ih {}, got {}", op, G, H, w_ih.str(), w_hh.str());
   check_same(x, w_hh, op);
   check_optional_vector(b_ih, x, G, op, "b_ih");
   check_optional_vector(b_hh, x, G, op, "b_hh");

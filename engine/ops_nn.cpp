@@ -12,6 +12,8 @@ namespace fg {
 using detail::axis_view;
 using detail::check_float;
 using detail::check_same;
+using detail::out_ptr;
+using detail::ptr_or_null;
 
 namespace {
 
@@ -50,17 +52,15 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
   FG_CHECK(eps >= 0, "layer_norm: eps must be non-negative, got {}", eps);
   Tensor y = empty_like(x);
   Tensor mu = empty({rows}, x.options()), rstd = empty({rows}, x.options());
-  auto ptr = [](const Tensor& t) -> const void* { return t.defined() ? t.data_ptr() : nullptr; };
-  FG_DISPATCH(x.device(), layer_norm_forward, x.dtype(), rows, n, eps, x.data_ptr(), ptr(gamma), ptr(beta),
-              y.data_ptr(), mu.data_ptr(), rstd.data_ptr());
-  autograd::record("layer_norm", {y}, {x, gamma, beta}, [x, gamma, mu, rstd, rows, n, ptr](
+  FG_DISPATCH(x.device(), layer_norm_forward, x.dtype(), rows, n, eps, x.data_ptr(), ptr_or_null(gamma),
+              ptr_or_null(beta), y.data_ptr(), mu.data_ptr(), rstd.data_ptr());
+  autograd::record("layer_norm", {y}, {x, gamma, beta}, [x, gamma, mu, rstd, rows, n](
                                                             const std::vector<Tensor>& g, const std::vector<bool>& need) {
     Tensor gx = need[0] ? empty_like(x) : Tensor();
     Tensor gg = need[1] ? empty({n}, x.options()) : Tensor();
     Tensor gb = need[2] ? empty({n}, x.options()) : Tensor();
-    auto out = [](Tensor& t) -> void* { return t.defined() ? t.data_ptr() : nullptr; };
-    FG_DISPATCH(x.device(), layer_norm_backward, x.dtype(), rows, n, x.data_ptr(), ptr(gamma), mu.data_ptr(),
-                rstd.data_ptr(), g[0].data_ptr(), out(gx), out(gg), out(gb));
+    FG_DISPATCH(x.device(), layer_norm_backward, x.dtype(), rows, n, x.data_ptr(), ptr_or_null(gamma), mu.data_ptr(),
+                rstd.data_ptr(), g[0].data_ptr(), out_ptr(gx), out_ptr(gg), out_ptr(gb));
     return std::vector<Tensor>{gx, gg, gb};
   });
   return y;

@@ -55,7 +55,7 @@ Device Tensor::device() const {
 }
 TensorOptions Tensor::options() const { return TensorOptions{dtype(), device(), false}; }
 std::string Tensor::str() const {
-  if (!impl_) return "undefined tensor";
+  if (!impl_) return "an undefined tensor";
   return fmt::format("{}{} on {}", dtype_name(dtype()), shape_str(shape()), device().str());
 }
 

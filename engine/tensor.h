@@ -74,7 +74,7 @@ class Tensor {
   DType dtype() const;
   Device device() const;
   TensorOptions options() const;  // dtype and device (requires_grad = false)
-  std::string str() const;         // e.g. "float32[4, 3] on cpu"
+  std::string str() const;         // e.g. "float32[4, 3] on cpu"; "an undefined tensor"
 
   // --- data ---
   // Pointer to the first element (device memory for CUDA tensors).

@@ -149,8 +149,6 @@ std::shared_ptr<nn::Embedding> bert_embedding(const BertBuild& b, std::int64_t n
   return e;
 }
 
-std::string describe(const Tensor& t) { return t.defined() ? t.str() : std::string("an undefined tensor"); }
-
 }  // namespace
 
 BertEmbeddings::BertEmbeddings(const BertBuild& b) : config(b.config) {
@@ -167,7 +165,7 @@ BertEmbeddings::BertEmbeddings(const BertBuild& b) : config(b.config) {
 
 Tensor BertEmbeddings::forward(const Tensor& input_ids, const Tensor& token_type_ids) const {
   FG_CHECK(input_ids.defined() && input_ids.dtype() == DType::i64 && input_ids.dim() == 2,
-           "BertEmbeddings: input_ids must be int64 [batch, seq], got {}", describe(input_ids));
+           "BertEmbeddings: input_ids must be int64 [batch, seq], got {}", input_ids.str());
   const std::int64_t B = input_ids.size(0), S = input_ids.size(1);
   FG_CHECK(S <= config.max_position_embeddings,
            "BertEmbeddings: sequence length {} exceeds max_position_embeddings = {}", S,
@@ -195,7 +193,7 @@ BertSelfAttention::BertSelfAttention(const BertBuild& b) : config(b.config), dro
 
 Tensor BertSelfAttention::forward(const Tensor& h, const Tensor& key_mask) const {
   FG_CHECK(h.defined() && h.dim() == 3 && h.size(2) == config.hidden_size,
-           "BertSelfAttention: hidden states must be [batch, seq, {}], got {}", config.hidden_size, describe(h));
+           "BertSelfAttention: hidden states must be [batch, seq, {}], got {}", config.hidden_size, h.str());
   const std::int64_t B = h.size(0), S = h.size(1), nh = config.num_attention_heads, dh = config.head_dim();
   // [B, S, H] -> [B, nh, S, dh]
   auto heads = [&](const Tensor& x) { return permute(reshape(x, {B, S, nh, dh}), {0, 2, 1, 3}); };
@@ -282,7 +280,7 @@ Tensor BertModel::embed(const Tensor& input_ids, const Tensor& token_type_ids) c
 
 BertOutputs BertModel::encode(const Tensor& embedding_output, const Tensor& attention_mask) const {
   FG_CHECK(embedding_output.defined() && embedding_output.dim() == 3,
-           "BertModel: embedding output must be [batch, seq, hidden], got {}", describe(embedding_output));
+           "BertModel: embedding output must be [batch, seq, hidden], got {}", embedding_output.str());
   if (attention_mask.defined())
     FG_CHECK(attention_mask.dim() == 2 && attention_mask.size(0) == embedding_output.size(0) &&
                  attention_mask.size(1) == embedding_output.size(1),

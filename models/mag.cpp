@@ -9,8 +9,6 @@ namespace fg::models {
 
 namespace {
 
-std::string describe(const Tensor& t) { return t.defined() ? t.str() : std::string("an undefined tensor"); }
-
 // ||x||_2 over the last axis [..., n] -> [...], with the gradient taken as 0 where the norm
 // is 0 (PyTorch's convention; sqrt alone would give 0/0 there).
 Tensor safe_norm(const Tensor& x) {
@@ -55,13 +53,13 @@ MAG::MAG(const MagConfig& cfg, Generator& init_gen, TensorOptions opts, std::sha
 
 Tensor MAG::shift(const Tensor& e, const Tensor& visual, const Tensor& acoustic) const {
   FG_CHECK(e.defined() && e.dim() >= 2 && e.size(-1) == config.text_dim,
-           "MAG: text_embedding must be [..., {}], got {}", config.text_dim, describe(e));
+           "MAG: text_embedding must be [..., {}], got {}", config.text_dim, e.str());
   Shape lead(e.shape().begin(), e.shape().end() - 1);
   auto check_modality = [&](const Tensor& x, std::int64_t dim, const char* name) {
     Shape want = lead;
     want.push_back(dim);
     FG_CHECK(x.defined() && x.shape() == want, "MAG: {} features must be {} (aligned with the text), got {}", name,
-             shape_str(want), describe(x));
+             shape_str(want), x.str());
   };
   check_modality(visual, config.visual_dim, "visual");
   check_modality(acoustic, config.acoustic_dim, "acoustic");
@@ -116,7 +114,7 @@ std::shared_ptr<MagBertModel> load_mag_bert(const std::string& bert_dir, const M
 
 Tensor expand_word_features(const Tensor& word_features, const std::vector<std::vector<std::int64_t>>& word_index) {
   FG_CHECK(word_features.defined() && word_features.dim() == 3,
-           "expand_word_features: word_features must be [batch, words, dim], got {}", describe(word_features));
+           "expand_word_features: word_features must be [batch, words, dim], got {}", word_features.str());
   const std::int64_t B = word_features.size(0), W = word_features.size(1), d = word_features.size(2);
   FG_CHECK(static_cast<std::int64_t>(word_index.size()) == B,
            "expand_word_features: word_index has {} rows for a batch of {}", word_index.size(), B);

@@ -11,8 +11,6 @@ namespace fg::models {
 
 namespace {
 
-std::string describe(const Tensor& t) { return t.defined() ? t.str() : std::string("an undefined tensor"); }
-
 // Linear -> ReLU -> Dropout(p) -> Linear, named as nn.Sequential names it.
 std::shared_ptr<nn::MLP> two_layer(std::int64_t in, std::int64_t hidden, std::int64_t out, double p, Generator& gen,
                                    TensorOptions opts, const std::shared_ptr<Generator>& dropout_gen) {
@@ -95,7 +93,7 @@ MFNOutput MFN::forward(const std::vector<Tensor>& inputs, const Tensor& lengths)
     const Tensor& x = inputs[m];
     FG_CHECK(x.defined() && x.dim() == 3 && x.size(2) == c.input_sizes[m],
              "MFN: input {} ('{}') must be {} with D = {}, got {}", m, c.modality_names[m], layout, c.input_sizes[m],
-             describe(x));
+             x.str());
     xs.push_back(c.batch_first ? transpose(x, 0, 1) : x);
     FG_CHECK(xs[m].size(0) == xs[0].size(0) && xs[m].size(1) == xs[0].size(1),
              "MFN: every modality needs the same B and T (aligned features): input {} is {} but input 0 is {}", m,

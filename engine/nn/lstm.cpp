@@ -11,8 +11,6 @@ namespace fg::nn {
 
 namespace {
 
-std::string describe(const Tensor& t) { return t.defined() ? t.str() : std::string("an undefined tensor"); }
-
 // A fresh U(-1/sqrt(H), 1/sqrt(H)) parameter tensor (PyTorch's RNN init).
 Tensor uniform_param(const Shape& shape, std::int64_t hidden, Generator& gen, TensorOptions opts) {
   Tensor t = empty(shape, opts);
@@ -47,9 +45,9 @@ LSTMResult lstm_forward(const Tensor& x, const std::vector<LSTMWeights>& weights
   FG_CHECK(static_cast<std::int64_t>(weights.size()) == o.num_layers * D,
            "LSTM: expected num_layers * num_directions = {} weight sets, got {}", o.num_layers * D, weights.size());
   FG_CHECK(x.defined() && x.dim() == 3, "LSTM: the input must be {} (3-D), got {}",
-           o.batch_first ? "[B, T, input_size]" : "[T, B, input_size]", describe(x));
+           o.batch_first ? "[B, T, input_size]" : "[T, B, input_size]", x.str());
   FG_CHECK(weights[0].w_hh.defined() && weights[0].w_hh.dim() == 2, "LSTM: weight_hh_l0 must be [4H, H], got {}",
-           describe(weights[0].w_hh));
+           weights[0].w_hh.str());
   const std::int64_t H = weights[0].w_hh.size(1);
   Tensor layer_in = o.batch_first ? transpose(x, 0, 1) : x;  // time-major from here on
   const std::int64_t B = layer_in.size(1);
@@ -103,7 +101,7 @@ LSTM::LSTM(const LSTMOptions& o, Generator& gen) : options_(o) {
 LSTMResult LSTM::forward(const Tensor& x, const Tensor& lengths, const Tensor& h0, const Tensor& c0) const {
   FG_CHECK(x.defined() && x.dim() == 3 && x.size(2) == options_.input_size,
            "LSTM({}, {}): the input must be {} with input_size {}, got {}", options_.input_size, options_.hidden_size,
-           options_.batch_first ? "[B, T, input_size]" : "[T, B, input_size]", options_.input_size, describe(x));
+           options_.batch_first ? "[B, T, input_size]" : "[T, B, input_size]", options_.input_size, x.str());
   LSTMRunOptions run;
   run.num_layers = options_.num_layers;
   run.bidirectional = options_.bidirectional;
@@ -129,7 +127,7 @@ LSTMCell::LSTMCell(std::int64_t in, std::int64_t hidden, Generator& gen, bool wi
 
 LSTMCellOutput LSTMCell::forward(const Tensor& x, const Tensor& h, const Tensor& c) const {
   FG_CHECK(x.defined() && x.dim() == 2 && x.size(1) == input_size,
-           "LSTMCell({}, {}): the input must be [B, {}], got {}", input_size, hidden_size, input_size, describe(x));
+           "LSTMCell({}, {}): the input must be [B, {}], got {}", input_size, hidden_size, input_size, x.str());
   return lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh);
 }
 
