@@ -22,6 +22,7 @@
 
 #include "engine/error.h"
 #include "engine/serialize/safetensors.h"
+#include "examples/estimators_svg.h"
 #include "losses/gaussian_mi.h"
 
 namespace {
@@ -32,60 +33,21 @@ const MiEstimator kEstimators[] = {MiEstimator::DonskerVaradhan, MiEstimator::NW
                                    MiEstimator::Wasserstein};
 const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"};
 
-// A minimal line plot: x = rho, y = nats; the truth dashed in black.
+// The plot (examples/estimators_svg.h): x = rho over the whole sweep (negative rhos too),
+// y = nats; the truth dashed in black; the Wasserstein dependency score, not an MI value, on
+// its own right-hand axis.
 std::string svg_plot(const std::vector<double>& rhos, const std::vector<double>& truth,
                      const std::vector<std::vector<double>>& curves, std::int64_t dim, std::int64_t batch) {
-  const double w = 640, h = 420, left = 60, right = 170, top = 30, bottom = 50;
-  double ymax = 0;
-  for (double t : truth) ymax = std::max(ymax, t);
-  for (const auto& c : curves)
-    for (double v : c)
-      if (std::isfinite(v)) ymax = std::max(ymax, v);
-  ymax = std::ceil(ymax * 1.1 + 0.1);
-  const double xmin = 0, xmax = 1;
-  auto px = [&](double x) { return left + (x - xmin) / (xmax - xmin) * (w - left - right); };
-  auto py = [&](double y) { return h - bottom - std::max(0.0, y) / ymax * (h - top - bottom); };
-  std::ostringstream s;
-  s << fmt::format(R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="12">)svg", w, h)
-    << "\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  s << fmt::format(R"svg(<text x="{}" y="18" font-size="14">MI estimates vs truth (d = {}, batch {})</text>)svg", left, dim, batch) << "\n";
-  // axes and ticks
-  s << fmt::format(R"svg(<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="black"/>)svg", left, h - bottom, w - right) << "\n";
-  s << fmt::format(R"svg(<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="black"/>)svg", left, top, h - bottom) << "\n";
-  for (int i = 0; i <= 10; i += 2) {
-    const double x = i / 10.0;
-    s << fmt::format(R"svg(<text x="{}" y="{}" text-anchor="middle">{:.1f}</text>)svg", px(x), h - bottom + 16, x) << "\n";
-  }
-  for (int i = 0; i <= 4; ++i) {
-    const double y = ymax * i / 4.0;
-    s << fmt::format(R"svg(<text x="{}" y="{}" text-anchor="end">{:.1f}</text>)svg", left - 6, py(y) + 4, y) << "\n";
-    s << fmt::format(R"svg(<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="#ddd"/>)svg", left, py(y), w - right) << "\n";
-  }
-  s << fmt::format(R"svg(<text x="{}" y="{}" text-anchor="middle">rho</text>)svg", (left + w - right) / 2, h - 12) << "\n";
-  s << fmt::format(R"svg(<text x="16" y="{}" transform="rotate(-90 16 {})" text-anchor="middle">nats</text>)svg",
-                   (top + h - bottom) / 2, (top + h - bottom) / 2) << "\n";
-  auto polyline = [&](const std::vector<double>& ys, const char* color, const char* dash) {
-    s << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"2\"" << dash << " points=\"";
-    for (std::size_t i = 0; i < rhos.size(); ++i)
-      if (std::isfinite(ys[i])) s << fmt::format("{:.1f},{:.1f} ", px(rhos[i]), py(ys[i]));
-    s << "\"/>\n";
-  };
-  polyline(truth, "black", " stroke-dasharray=\"6,4\"");
-  for (std::size_t e = 0; e < curves.size(); ++e) polyline(curves[e], kColors[e], "");
-  // legend
-  const double lx = w - right + 15;
-  s << fmt::format(R"svg(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="black" stroke-dasharray="6,4" stroke-width="2"/>)svg",
-                   lx, top + 10, lx + 20, top + 10)
-    << fmt::format(R"svg(<text x="{}" y="{}">truth</text>)svg", lx + 26, top + 14) << "\n";
+  std::vector<fg::examples::PlotSeries> series = {{"truth", "black", truth, true, false}};
   for (std::size_t e = 0; e < curves.size(); ++e) {
-    const double ly = top + 30 + 20 * static_cast<double>(e);
-    s << fmt::format(R"svg(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2"/>)svg", lx, ly, lx + 20, ly,
-                     kColors[e])
-      << fmt::format(R"svg(<text x="{}" y="{}">{}</text>)svg", lx + 26, ly + 4, fg::losses::mi_estimator_name(kEstimators[e]))
-      << "\n";
+    const bool score = kEstimators[e] == MiEstimator::Wasserstein;
+    series.push_back({score ? std::string("Wasserstein score") : fg::losses::mi_estimator_name(kEstimators[e]),
+                      kColors[e], curves[e], false, score});
   }
-  s << "</svg>\n";
-  return s.str();
+  fg::examples::PlotLayout layout;
+  layout.title = fmt::format("MI estimates vs truth (d = {}, batch {})", dim, batch);
+  layout.y2_title = "Wasserstein score (not nats)";
+  return fg::examples::svg_line_plot(rhos, series, layout);
 }
 
 }  // namespace
