@@ -358,7 +358,7 @@ BertLoadReport load_bert_weights(BertModel& model, const std::map<std::string, T
   try {
     model.load_state_dict(state, /*strict=*/false);
   } catch (const Error& e) {
-    FG_FAIL("{}: {}", source, e.what());
+    FG_FAIL("{}: {}", source, e.message());
   }
   return report;
 }

@@ -69,7 +69,7 @@ std::map<std::string, std::string> load_checkpoint(const std::string& path, nn::
       module.load_state_dict(model_state, strict);
     }
   } catch (const Error& e) {
-    FG_FAIL("load_checkpoint('{}'): {}", path, e.what());
+    FG_FAIL("load_checkpoint('{}'): {}", path, e.message());
   }
   std::map<std::string, std::string> user;
   for (const auto& [key, value] : file.metadata)
