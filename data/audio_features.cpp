@@ -15,6 +15,7 @@
 #include <fftw3.h>
 
 #include "engine/error.h"
+#include "engine/io/output_file.h"
 
 namespace fg::data::audio {
 
@@ -175,26 +176,7 @@ std::string encode_wav(const Wav& wav) {
   return b;
 }
 
-void write_wav(const std::string& path, const Wav& wav) {
-  const std::string bytes = encode_wav(wav);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    FG_CHECK(out.good(), "write_wav: cannot open '{}' for writing", tmp);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) {
-      std::remove(tmp.c_str());
-      FG_FAIL("write_wav: writing '{}' failed", tmp);
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    FG_FAIL("write_wav: cannot rename '{}' to '{}': {}", tmp, path, ec.message());
-  }
-}
+void write_wav(const std::string& path, const Wav& wav) { fg::io::write_output(path, encode_wav(wav), "write_wav"); }
 
 std::vector<float> resample(const std::vector<float>& x, int from_rate, int to_rate) {
   FG_CHECK(from_rate > 0 && to_rate > 0, "resample: rates must be > 0, got {} -> {}", from_rate, to_rate);

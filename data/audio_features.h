@@ -54,8 +54,8 @@ struct Wav {
 Wav read_wav(const std::string& path);
 // The same from bytes in memory; `name` stands for the file in messages.
 Wav parse_wav(const std::string& bytes, const std::string& name);
-// 16-bit PCM mono; samples are clipped to [-1, 32767/32768] and rounded. Written to a
-// temporary file then renamed over `path` (atomic).
+// 16-bit PCM mono; samples are clipped to [-1, 32767/32768] and rounded. Written with
+// fg::io::write_output (engine/io/output_file.h: atomic for a regular file).
 void write_wav(const std::string& path, const Wav& wav);
 std::string encode_wav(const Wav& wav);
 

@@ -12,6 +12,7 @@
 
 #include "data/h5_util.h"
 #include "engine/error.h"
+#include "engine/io/output_file.h"
 #include "engine/ops.h"
 
 namespace fg::data::digits {
@@ -180,8 +181,9 @@ void DigitSources::validate(const std::string& what) const {
 void write_digit_sources(const std::string& path, const DigitSources& src) {
   src.validate("write_digit_sources('" + path + "')");
   h5::silence_hdf5_errors();
-  const std::string tmp = path + ".tmp";
-  try {
+  fg::io::TempOutputFile out(path, "write_digit_sources");  // HDF5 needs a regular file
+  const std::string& tmp = out.temp_path();
+  {
     {
       h5::Handle f = h5::create_file(tmp);
       const h5::Where root{path, "/"};
@@ -201,12 +203,7 @@ void write_digit_sources(const std::string& path, const DigitSources& src) {
       write_spoken(f.get(), "speech", src.speech, root);
       if (src.heldout.size() > 0) write_spoken(f.get(), "heldout", src.heldout, root);
     }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    FG_CHECK(!ec, "write_digit_sources: cannot rename '{}' to '{}': {}", tmp, path, ec.message());
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
+    out.commit();  // on an error the destructor removes tmp
   }
 }
 

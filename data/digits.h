@@ -114,7 +114,8 @@ struct DigitSources {
 // Reads <cache_dir>/digits.h5. A missing file is an error that says to run
 // tools/build_digits.sh; a malformed one names the file, the HDF5 path and what was expected.
 DigitSources load_digit_sources(const std::string& cache_dir = default_cache_dir());
-// Writes the sources (atomically: temporary file, then rename).
+// Writes the sources (fg::io::TempOutputFile: a temporary file, then a rename; a regular
+// file only).
 void write_digit_sources(const std::string& path, const DigitSources& sources);
 
 // ------------------------------------------------------------------ splits

@@ -2,9 +2,6 @@
 // (data/h5_dataset.h, docs/data-format.md).
 #include "data/h5_dataset.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -14,6 +11,7 @@
 
 #include "data/h5_util.h"
 #include "engine/error.h"
+#include "engine/io/output_file.h"
 
 namespace fg::data {
 
@@ -318,13 +316,6 @@ void write_split(hid_t file, const MultimodalSplit& s, const std::string& path, 
   }
 }
 
-void fsync_path(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
 }  // namespace
 
 H5Dataset read_h5_dataset(const std::string& path, const H5ReadOptions& options) {
@@ -340,9 +331,9 @@ H5Dataset read_h5_dataset_image(const std::string& bytes, const std::string& nam
 void write_h5_dataset(const std::string& path, const MultimodalDataset& data, const H5WriteOptions& options) {
   FG_CHECK(!path.empty(), "write_h5_dataset: empty output path");
   check_consistent(data);
-  static int counter = 0;
-  const std::string tmp = fmt::format("{}.tmp-{}-{}", path, ::getpid(), counter++);
-  try {
+  fg::io::TempOutputFile out(path, "write_h5_dataset");  // refuses "-", devices and FIFOs: HDF5 needs a file
+  const std::string& tmp = out.temp_path();
+  {
     {
       h5::Handle f = h5::create_file(tmp);
       const h5::Where root{path, "/"};
@@ -357,13 +348,7 @@ void write_h5_dataset(const std::string& path, const MultimodalDataset& data, co
       for (const MultimodalSplit* s : {&data.train, &data.valid, &data.test}) write_split(f.get(), *s, path, options);
       FG_CHECK(H5Fflush(f.get(), H5F_SCOPE_GLOBAL) >= 0, "write_h5_dataset: cannot flush '{}'", tmp);
     }
-    fsync_path(tmp);
-    FG_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "write_h5_dataset: cannot rename '{}' to '{}'", tmp, path);
-    const auto slash = path.find_last_of('/');
-    fsync_path(slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
+    out.commit();  // fsync, rename over the target, fsync the folder; on an error the destructor removes tmp
   }
 }
 

@@ -23,8 +23,10 @@
 // non-finite feature becomes 0, non-zero padding after a length becomes 0, a duplicated id
 // is reported, an empty split is reported (or refused, by default).
 //
-// Writing is atomic: a temporary file in the same folder, closed and fsync'ed, then renamed
-// over the target; on error the temporary file is removed and the target is untouched.
+// Writing is atomic (fg::io::TempOutputFile, engine/io/output_file.h): a temporary file in
+// the same folder, closed and fsync'ed, then renamed over the target (through symbolic
+// links); on error the temporary file is removed and the target is untouched. "-", devices
+// and FIFOs are refused: libhdf5 needs a regular file.
 #pragma once
 
 #include <cstdint>

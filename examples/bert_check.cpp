@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/io/output_file.h"
 #include "engine/ops.h"
 #include "engine/serialize/safetensors.h"
 #include "models/bert.h"
@@ -134,7 +135,7 @@ int main(int argc, char** argv) {
     for (const auto& name : nonzero)
       fmt::print("  {}: the reference gradient is ~0 (norm < {:.1e}) but ours is not\n", name, zero_floor);
     fmt::print("max relative error {:.3e} ({}); tolerance {:.1e}: {}\n", worst, worst_name, tol, ok ? "OK" : "FAIL");
-    if (!json_out.empty()) fg::write_file_atomically(json_out, report.dump(2) + "\n");
+    if (!json_out.empty()) fg::io::write_output(json_out, report.dump(2) + "\n", "--json");
     return ok ? 0 : 1;
   } catch (const std::exception& e) {
     std::cerr << "bert_check: " << e.what() << "\n";

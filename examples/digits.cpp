@@ -40,6 +40,7 @@
 #include "data/digits_png.h"
 #include "data/h5_dataset.h"
 #include "engine/error.h"
+#include "engine/io/output_file.h"
 #include "engine/ops.h"
 
 namespace {
@@ -297,12 +298,7 @@ int run_plan(const std::string& cache, std::uint64_t seed, std::int64_t renderin
   const auto plan = dg::plan_renderings(cfg);
   fs::create_directories(cache);
   const fs::path path = fs::path(cache) / "plan.tsv";
-  {
-    std::ofstream out(path.string() + ".tmp");
-    FG_CHECK(out.good(), "digits plan: cannot write '{}'", path.string() + ".tmp");
-    out << dg::format_plan(plan, cfg.gap_ms);
-  }
-  fs::rename(path.string() + ".tmp", path);
+  fg::io::write_output(path.string(), dg::format_plan(plan, cfg.gap_ms), "digits plan");
   std::cout << fmt::format("digits plan: {} renderings ({} speakers x {}) -> {}\n", plan.size(), cfg.speakers.size(),
                            renderings, path.string());
   return 0;

@@ -21,7 +21,7 @@
 #include <sstream>
 
 #include "engine/error.h"
-#include "engine/serialize/safetensors.h"
+#include "engine/io/output_file.h"
 #include "examples/estimators_svg.h"
 #include "losses/gaussian_mi.h"
 
@@ -97,8 +97,9 @@ int main(int argc, char** argv) {
     fmt::print("log(batch) = {:.3f} caps InfoNCE; {:.1f} s\n", std::log(static_cast<double>(o.batch)), secs);
     const nlohmann::json out = {{"dim", o.dim},   {"steps", o.steps}, {"batch", o.batch},
                                 {"seed", o.seed}, {"rows", rows},     {"seconds", secs}};
-    fg::write_file_atomically(json_path, out.dump(2) + "\n");
-    fg::write_file_atomically(svg_path, svg_plot(rhos, truth, curves, o.dim, o.batch));
+    // both files or neither (fg::io::write_outputs stages both before renaming either)
+    fg::io::write_outputs({{json_path, out.dump(2) + "\n", "--json"},
+                           {svg_path, svg_plot(rhos, truth, curves, o.dim, o.batch), "--svg"}});
     fmt::print("wrote {} and {}\n", json_path, svg_path);
   } catch (const std::exception& e) {
     std::cerr << "estimators: " << e.what() << "\n";

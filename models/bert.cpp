@@ -8,6 +8,7 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/io/output_file.h"
 #include "engine/nn/init.h"
 #include "engine/ops.h"
 #include "engine/serialize/safetensors.h"
@@ -399,7 +400,7 @@ void save_bert(const std::string& dir, const BertModel& model) {
   std::map<std::string, Tensor> host;
   for (const auto& [name, t] : model.state_dict()) host[name] = t.detach().to(Device::cpu());
   save_safetensors((fs::path(dir) / "model.safetensors").string(), host, {{"format", "pt"}});
-  write_file_atomically((fs::path(dir) / "config.json").string(), model.config.to_json().dump(2) + "\n");
+  fg::io::write_output((fs::path(dir) / "config.json").string(), model.config.to_json().dump(2) + "\n", "save_bert");
 }
 
 }  // namespace fg::models

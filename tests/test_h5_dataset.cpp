@@ -178,7 +178,7 @@ TEST_CASE("h5 dataset: the writer is atomic (a failed write leaves the old file 
   CHECK(read_h5_dataset(path).source == "third");
   CHECK(dir.entries() == std::vector<std::string>{"data.h5"});
   CHECK_THROWS_WITH_AS(write_h5_dataset(dir.file("no/such/folder/x.h5"), testing::toy_aligned_dataset()),
-                       doctest::Contains("cannot create it for writing"), Error);
+                       doctest::Contains("write_h5_dataset: the folder"), Error);
 }
 
 TEST_CASE("h5 dataset: the writer refuses splits that disagree") {

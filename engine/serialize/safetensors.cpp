@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/io/output_file.h"
 
 namespace fg {
 
@@ -67,34 +68,6 @@ float bf16_to_float(std::uint16_t h) {
 
 }  // namespace
 
-void write_file_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  FG_CHECK(fd >= 0, "cannot write '{}': {}", tmp, std::strerror(errno));
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      FG_FAIL("writing '{}' failed after {} of {} bytes: {}", tmp, done, bytes.size(), std::strerror(err));
-    }
-    done += static_cast<std::size_t>(w);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    FG_FAIL("flushing '{}' failed: {}", tmp, std::strerror(err));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    FG_FAIL("renaming '{}' to '{}' failed: {}", tmp, path, std::strerror(err));
-  }
-}
-
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata) {
   json header = json::object();
@@ -117,7 +90,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((n >> (8 * i)) & 0xFF);
   bytes += h;
   bytes += data;
-  write_file_atomically(path, bytes);
+  fg::io::write_output(path, bytes, "save_safetensors");
 }
 
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& source) {

@@ -7,8 +7,9 @@
 //             "data_offsets": [begin, end]}, ...}; offsets are relative to the byte after the header
 //   rest      the tensors' bytes, little-endian, row-major, packed without holes
 // We write F32, F64 and I64 and read those plus F16, BF16 (to float32) and I32 (to int64).
-// Files are written atomically: a temporary file in the same folder, flushed and
-// fsync'ed, then renamed over the target, so a crash never leaves half a checkpoint.
+// Files are written with fg::io::write_output (engine/io/output_file.h): atomically (a
+// temporary file in the same folder, fsync'ed, renamed over the target, so a crash never
+// leaves half a checkpoint), through symbolic links, and directly into devices and FIFOs.
 #pragma once
 
 #include <map>
@@ -31,8 +32,5 @@ SafetensorsFile load_safetensors(const std::string& path);
 // Parses an in-memory file image (what load_safetensors does after reading the file);
 // `source` names it in error messages. Used by the fuzzer and the tests.
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& source);
-
-// Writes `bytes` to `path` atomically (temp file + fsync + rename).
-void write_file_atomically(const std::string& path, const std::string& bytes);
 
 }  // namespace fg
