@@ -11,8 +11,13 @@
 // modality on the same data and prints a table: on this dataset every modality sees only
 // part of the sentiment (data/synthetic.h), so the fused model should win.
 //
+// A loss or validation metric that becomes NaN/Inf or explodes (engine/optim/divergence.h)
+// stops the run with exit status 1, naming the step, the term and --lr. The command line
+// follows examples/common/cli.h (--version, exit codes 0/1/2, --out checked before training,
+// `--out -` writes the JSON to standard output and the table to standard error).
+//
 //   late_fusion --compare                      # fused vs text vs acoustic vs visual
-//   late_fusion --modalities text,visual       # one run on a subset
+//   late_fusion --modalities text,visual       # one run on a subset (or: --modalities text visual)
 //   late_fusion --device cuda --deterministic  # on a GPU, bitwise repeatable from its seed
 //   late_fusion --help                         # every flag
 //
@@ -44,10 +49,13 @@
 #include "engine/autograd.h"
 #include "engine/cuda/cuda_api.h"
 #include "engine/error.h"
+#include "engine/io/output_file.h"
 #include "engine/ops.h"
 #include "engine/random.h"
 #include "engine/nn/nn.h"
 #include "engine/optim/adam.h"
+#include "engine/optim/divergence.h"
+#include "examples/common/cli.h"
 
 namespace late_fusion {
 
@@ -65,11 +73,11 @@ struct Options {
   std::int64_t head_hidden = 64;
   double dropout = 0.1;
   std::int64_t train_size = 1284, valid_size = 229, test_size = 686;
-  std::string modalities = "text,acoustic,visual";
+  std::vector<std::string> modalities = {"text", "acoustic", "visual"};
   bool compare = false;
-  std::string out;
+  std::string out;           // results JSON; "-" = standard output
   std::string device = "cpu";
-  std::string drop_at_test;  // modalities zeroed when scoring the test split
+  std::vector<std::string> drop_at_test;  // modalities zeroed when scoring the test split
   bool deterministic = false;  // fg::cuda::set_deterministic for the run (CPU runs always are)
   bool quiet = false;        // no progress bar (tests)
 };
@@ -123,21 +131,6 @@ class DeterministicScope {
  private:
   bool was_;
 };
-
-// Thrown when a loss term is NaN or Inf: training stops, naming the step and the term.
-class NonFiniteLoss : public fg::Error {
- public:
-  using fg::Error::Error;
-};
-
-void check_finite_loss(const std::string& term, double value, std::int64_t epoch, std::int64_t step,
-                       std::int64_t global_step) {
-  if (std::isfinite(value)) return;
-  throw NonFiniteLoss(fmt::format(
-      "late_fusion: loss term '{}' is {} at epoch {}, step {} (global step {}); training stopped. "
-      "Check the inputs and labels for NaN/Inf, or lower --lr.",
-      term, value, epoch, step, global_step));
-}
 
 // ---------------------------------------------------------------- the model
 
@@ -325,6 +318,8 @@ RunResult train_and_evaluate(const Options& opt, const fg::data::MultimodalDatas
   std::vector<Tensor> best;
   double best_mae = std::numeric_limits<double>::infinity();
   std::int64_t global_step = 0;
+  // NaN/Inf or a blow-up of the loss or the validation MAE stops the run (divergence.h).
+  fg::optim::DivergenceGuard guard(fmt::format("run '{}'", name), {.hint = fmt::format("lower --lr (now {})", opt.lr)});
   for (std::int64_t epoch = 1; epoch <= opt.epochs; ++epoch) {
     const auto te = Clock::now();
     model.train(true);
@@ -337,7 +332,7 @@ RunResult train_and_evaluate(const Options& opt, const fg::data::MultimodalDatas
       const Tensor loss = fg::l1_loss(pred, batch.labels);
       const double value = loss.item();
       ++global_step;
-      check_finite_loss("l1", value, epoch, b + 1, global_step);
+      guard.check("loss term 'l1'", value, fmt::format("epoch {}, step {} (global step {})", epoch, b + 1, global_step));
       optimizer.zero_grad();
       loss.backward();
       optimizer.step();
@@ -349,6 +344,7 @@ RunResult train_and_evaluate(const Options& opt, const fg::data::MultimodalDatas
     rec.epoch = epoch;
     rec.train_l1 = loss_sum / static_cast<double>(loader.num_batches());
     rec.valid = evaluate(model, data.valid, opt.batch_size, device);
+    guard.check("validation metric 'mae'", rec.valid.mae, fmt::format("the end of epoch {}", epoch));
     rec.seconds = seconds_since(te);
     const bool improved = rec.valid.mae < best_mae;
     if (improved) {
@@ -368,7 +364,8 @@ RunResult train_and_evaluate(const Options& opt, const fg::data::MultimodalDatas
   restore(params, best);
   std::vector<std::string> drop;
   if (!opt.drop_at_test.empty())
-    for (const std::string& m : fg::data::parse_modality_list(opt.drop_at_test, train.modality_names, "--drop-at-test"))
+    for (const std::string& m : fg::data::parse_modality_list(fg::cli::join(opt.drop_at_test), train.modality_names,
+                                                              "--drop-at-test"))
       if (std::find(modalities.begin(), modalities.end(), m) != modalities.end()) drop.push_back(m);
   result.dropped_at_test = drop;
   result.test = evaluate(model, data.test, opt.batch_size, device, drop);
@@ -403,26 +400,9 @@ nlohmann::json run_json(const RunResult& r) {
           {"history", history}};
 }
 
-// Writes to a temporary file next to `path`, then renames it over `path`: readers never see
-// a half-written file.
-void write_json_atomically(const std::string& path, const nlohmann::json& j) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path tmp = target.string() + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp);
-    FG_CHECK(f.good(), "--out: cannot write '{}' (does the folder exist and is it writable?)", tmp.string());
-    f << j.dump(2) << "\n";
-    f.flush();
-    FG_CHECK(f.good(), "--out: writing '{}' failed", tmp.string());
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp);
-    FG_FAIL("--out: cannot move '{}' to '{}': {}", tmp.string(), target.string(), ec.message());
-  }
-}
+// The results file's text (written by fg::io::write_output: atomically, or to a device,
+// FIFO or standard output as they are).
+std::string json_text(const nlohmann::json& j) { return j.dump(2) + "\n"; }
 
 std::string table(const std::vector<RunResult>& runs) {
   std::string out = fmt::format("{:<28} {:>7} {:>7} {:>9} {:>9} {:>8} {:>8} {:>7} {:>6} {:>8}\n", "model (test split)",
@@ -444,21 +424,8 @@ std::string table(const std::vector<RunResult>& runs) {
 
 // ---------------------------------------------------------------- the command line
 
-// A CLI11 check: the value is a number > 0 (CLI11 prefixes the flag's name to the message).
-CLI::Validator positive() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        try {
-          std::size_t used = 0;
-          const double v = std::stod(text, &used);
-          if (used != text.size()) return "expected a number, got '" + text + "'";
-          return v > 0 ? std::string() : "must be > 0, got " + text;
-        } catch (const std::exception&) {
-          return "expected a number, got '" + text + "'";
-        }
-      },
-      "> 0");
-}
+// Sizes of the synthetic splits and the widths: at least 1, at most this.
+constexpr std::int64_t kMaxSize = 10'000'000;
 
 // Registers every flag of the example on `app`, writing into `opt`.
 void add_flags(CLI::App& app, Options& opt) {
@@ -466,68 +433,69 @@ void add_flags(CLI::App& app, Options& opt) {
       "Late-fusion (deep fusion) baseline for multimodal sentiment regression on fusegrad's built-in synthetic "
       "CMU-MOSI-like data: per-modality masked time-mean -> MLP, concatenation, MLP head, L1 loss, Adam. "
       "Selects the epoch with the best validation MAE; scores the test split once.");
-  app.add_option("--seed", opt.seed, "Seed of the dataset, the initial weights, the shuffles and dropout")
+  using fg::cli::int_range;
+  app.add_option("--seed", opt.seed, "Seed of the dataset, the initial weights, the shuffles and dropout (>= 0)")
+      ->check(fg::cli::seed())
       ->capture_default_str();
-  app.add_option("--epochs", opt.epochs, "Training epochs")->check(positive())->capture_default_str();
+  app.add_option("--epochs", opt.epochs, fmt::format("Training epochs (at most {})", fg::cli::kMaxEpochs))
+      ->check(int_range(1, fg::cli::kMaxEpochs))
+      ->capture_default_str();
   app.add_option("--batch-size", opt.batch_size, "Utterances per mini-batch (the last partial batch is kept)")
-      ->check(positive())
+      ->check(int_range(1, kMaxSize))
       ->capture_default_str();
-  app.add_option("--lr", opt.lr, "Adam learning rate")->check(positive())->capture_default_str();
-  app.add_option("--hidden", opt.hidden,
-                 "Width of each modality's MLP: one value for all, or three (text,acoustic,visual)")
-      ->delimiter(',')
+  app.add_option("--lr", opt.lr, "Adam learning rate (a finite number > 0)")
+      ->check(fg::cli::finite_positive())
+      ->capture_default_str();
+  fg::cli::add_list(app, "--hidden", opt.hidden,
+                    "Width of each modality's MLP: one value for all, or three (text,acoustic,visual)")
       ->expected(1, 3)
-      ->check(positive())
+      ->check(int_range(1, kMaxSize))
       ->capture_default_str();
   app.add_option("--head-hidden", opt.head_hidden, "Width of the fusion head's hidden layer")
-      ->check(positive())
+      ->check(int_range(1, kMaxSize))
       ->capture_default_str();
   app.add_option("--dropout", opt.dropout, "Dropout probability in the MLPs (training only)")
-      ->check(CLI::Range(0.0, 0.95))
+      ->check(fg::cli::finite_range(0.0, 0.95))
       ->capture_default_str();
   app.add_option("--train-size", opt.train_size, "Synthetic training utterances")
-      ->check(positive())
+      ->check(int_range(1, kMaxSize))
       ->capture_default_str();
   app.add_option("--valid-size", opt.valid_size, "Synthetic validation utterances (model selection)")
-      ->check(positive())
+      ->check(int_range(1, kMaxSize))
       ->capture_default_str();
   app.add_option("--test-size", opt.test_size, "Synthetic test utterances (scored once, at the end)")
-      ->check(positive())
+      ->check(int_range(1, kMaxSize))
       ->capture_default_str();
-  app.add_option("--modalities", opt.modalities,
-                 "Comma-separated modalities to fuse, from text,acoustic,visual (one name: a single-modality run)")
+  fg::cli::add_list(app, "--modalities", opt.modalities,
+                    "Modalities to fuse, from text,acoustic,visual (one name: a single-modality run)")
       ->capture_default_str();
   app.add_flag("--compare", opt.compare,
                "Train the fused model AND one model per single modality, then print a comparison table");
-  app.add_option("--out", opt.out, "Write the results (config, per-epoch history, test metrics) to this JSON file");
-  app.add_option("--device", opt.device, "cpu, or cuda / cuda:N (needs a build with FUSEGRAD_CUDA=ON)")
+  app.add_option("--out", opt.out,
+                 "Write the results (config, per-epoch history, test metrics) to this JSON file; - for standard "
+                 "output (the table then goes to standard error)");
+  app.add_option("--device", opt.device, "cpu, or cuda / cuda:N (needs a build with FUSEGRAD_CUDA=ON and a GPU)")
       ->capture_default_str();
   app.add_flag("--deterministic", opt.deterministic,
                "Deterministic CUDA kernels (index_add/scatter_add sum in a fixed order instead of with float "
                "atomics): two runs with one seed give bitwise-equal losses (compare the printed loss fingerprints). "
                "CPU runs are deterministic anyway");
-  app.add_option("--drop-at-test", opt.drop_at_test,
-                 "Comma-separated modalities to zero when scoring the test split (a robustness check)");
+  fg::cli::add_list(app, "--drop-at-test", opt.drop_at_test,
+                    "Modalities to zero when scoring the test split (a robustness check)");
   app.add_flag("--quiet", opt.quiet, "No progress bar and no per-epoch lines");
 }
 
-// Checks that need more than one flag; throws fg::Error naming the flag.
+// Checks of flag values before any work (exit status 2); throws fg::Error naming the flag.
 void validate(const Options& opt, const std::vector<std::string>& known) {
-  const auto mods = fg::data::parse_modality_list(opt.modalities, known, "--modalities");
+  const auto mods = fg::data::parse_modality_list(fg::cli::join(opt.modalities), known, "--modalities");
   FG_CHECK(opt.hidden.size() == 1 || opt.hidden.size() == known.size(),
            "--hidden: give one width for all modalities or {} (one per modality: text,acoustic,visual), got {}",
            known.size(), opt.hidden.size());
   FG_CHECK(!opt.compare || mods.size() > 1, "--compare: needs at least two modalities in --modalities, got '{}'",
-           opt.modalities);
-  if (!opt.drop_at_test.empty()) fg::data::parse_modality_list(opt.drop_at_test, known, "--drop-at-test");
-  fg::parse_device(opt.device);  // throws naming the text (CUDA itself is checked by the engine)
-  if (!opt.out.empty()) {  // fail now, not after training
-    namespace fs = std::filesystem;
-    const fs::path dir = fs::path(opt.out).parent_path().empty() ? fs::path(".") : fs::path(opt.out).parent_path();
-    FG_CHECK(fs::is_directory(dir), "--out: folder '{}' of '{}' does not exist", dir.string(), opt.out);
-    FG_CHECK(::access(dir.c_str(), W_OK) == 0, "--out: folder '{}' is not writable", dir.string());
-    FG_CHECK(!fs::is_directory(opt.out), "--out: '{}' is a folder; give a file name such as results.json", opt.out);
-  }
+           fg::cli::join(opt.modalities));
+  if (!opt.drop_at_test.empty()) fg::data::parse_modality_list(fg::cli::join(opt.drop_at_test), known, "--drop-at-test");
+  fg::cli::device_flag(opt.device);    // "use --device cpu" without CUDA
+  fg::cli::check_output_flag(opt.out, "--out");  // fail now, not after training
 }
 
 fg::data::SyntheticConfig dataset_config(const Options& opt) {
@@ -541,31 +509,38 @@ nlohmann::json options_json(const Options& opt) {
   return {{"seed", opt.seed},         {"epochs", opt.epochs},         {"batch_size", opt.batch_size},
           {"lr", opt.lr},             {"hidden", opt.hidden},         {"head_hidden", opt.head_hidden},
           {"dropout", opt.dropout},   {"train_size", opt.train_size}, {"valid_size", opt.valid_size},
-          {"test_size", opt.test_size}, {"modalities", opt.modalities}, {"compare", opt.compare},
-          {"device", opt.device},     {"drop_at_test", opt.drop_at_test}, {"deterministic", opt.deterministic}};
+          {"test_size", opt.test_size}, {"modalities", fg::cli::join(opt.modalities)}, {"compare", opt.compare},
+          {"device", opt.device},     {"drop_at_test", fg::cli::join(opt.drop_at_test)},
+          {"deterministic", opt.deterministic}};
 }
 
-// The whole program after parsing: returns the exit code.
+// The modality names of the synthetic dataset (what --modalities may name).
+std::vector<std::string> known_modalities(const Options& opt) {
+  std::vector<std::string> known;
+  for (const auto& m : dataset_config(opt).modalities) known.push_back(m.name);
+  return known;
+}
+
+// The whole program after parsing and validate(): returns the exit code.
 int run(const Options& opt) {
   const auto t0 = Clock::now();
   const fg::data::SyntheticConfig cfg = dataset_config(opt);
-  std::vector<std::string> known;
-  for (const auto& m : cfg.modalities) known.push_back(m.name);
-  validate(opt, known);
-  const auto mods = fg::data::parse_modality_list(opt.modalities, known, "--modalities");
+  const auto mods = fg::data::parse_modality_list(fg::cli::join(opt.modalities), known_modalities(opt), "--modalities");
+  // `--out -`: standard output carries the JSON alone, the human-readable lines go to stderr
+  std::ostream& human = opt.out == "-" ? std::cerr : std::cout;
 
   std::cerr << fmt::format("late_fusion: generating synthetic data (seed {}, {} / {} / {} utterances)...\n", opt.seed,
                            opt.train_size, opt.valid_size, opt.test_size);
   const fg::data::SyntheticDataset ds = fg::data::make_synthetic_dataset(cfg);
 
   std::vector<RunResult> runs;
-  runs.push_back(train_and_evaluate(opt, ds.data, mods, mods.size() > 1 ? "fused" : mods[0], std::cout));
+  runs.push_back(train_and_evaluate(opt, ds.data, mods, mods.size() > 1 ? "fused" : mods[0], human));
   if (opt.compare)
-    for (const std::string& m : mods) runs.push_back(train_and_evaluate(opt, ds.data, {m}, m, std::cout));
+    for (const std::string& m : mods) runs.push_back(train_and_evaluate(opt, ds.data, {m}, m, human));
 
-  std::cout << "\n" << table(runs);
+  human << "\n" << table(runs);
   for (const RunResult& r : runs)
-    std::cout << fmt::format("{}: {} training steps, loss fingerprint {}\n", r.name, r.step_losses.size(),
+    human << fmt::format("{}: {} training steps, loss fingerprint {}\n", r.name, r.step_losses.size(),
                              loss_fingerprint(r.step_losses));
   nlohmann::json out = {{"example", "late_fusion"}, {"options", options_json(opt)}};
   nlohmann::json dataset = {{"kind", "synthetic"}, {"seed", cfg.seed}, {"train", opt.train_size},
@@ -577,14 +552,14 @@ int run(const Options& opt) {
   if (opt.compare) {
     bool beats = true;
     for (std::size_t i = 1; i < runs.size(); ++i) beats = beats && runs[0].test.mae < runs[i].test.mae;
-    std::cout << fmt::format("fused test MAE {} every single-modality run\n", beats ? "beats" : "does NOT beat");
+    human << fmt::format("fused test MAE {} every single-modality run\n", beats ? "beats" : "does NOT beat");
     out["fused_beats_every_single_modality"] = beats;
   }
   out["seconds"] = seconds_since(t0);
-  std::cout << fmt::format("total {:.1f} s\n", seconds_since(t0));
+  human << fmt::format("total {:.1f} s\n", seconds_since(t0)) << std::flush;
   if (!opt.out.empty()) {
-    write_json_atomically(opt.out, out);
-    std::cout << "results written to " << opt.out << "\n";
+    fg::io::write_output(opt.out, json_text(out), "--out");
+    if (opt.out != "-") human << "results written to " << opt.out << "\n";
   }
   return 0;
 }
@@ -594,18 +569,11 @@ int run(const Options& opt) {
 #ifndef FG_LATE_FUSION_NO_MAIN
 int main(int argc, char** argv) {
   CLI::App app{"late_fusion"};
+  fg::cli::setup(app, "late_fusion");
   late_fusion::Options opt;
   late_fusion::add_flags(app, opt);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  try {
-    return late_fusion::run(opt);
-  } catch (const std::exception& e) {
-    std::cerr << "late_fusion: error: " << e.what() << "\n";
-    return 1;
-  }
+  return fg::cli::run_main(
+      app, "late_fusion", argc, argv, [&] { late_fusion::validate(opt, late_fusion::known_modalities(opt)); },
+      [&] { return late_fusion::run(opt); });
 }
 #endif

@@ -1,7 +1,9 @@
 // tests/test_late_fusion.cpp: a smoke test of the late-fusion example (examples/late_fusion.cpp):
 // a tiny synthetic run trains (the loss falls, every metric is finite), the masked time-mean
-// ignores padding, a NaN label stops training with a message naming the step and the loss
-// term, bad flags are clear errors, and the results file is written atomically.
+// ignores padding, a NaN label or a learning rate that makes the loss explode (--lr 10)
+// stops training with a message naming the step, the loss term and --lr, bad flags
+// (non-finite --lr, --epochs beyond its bound, a negative --seed) are clear errors, and the
+// results file is written atomically.
 //
 // Determinism (--deterministic): two runs with one seed give bitwise-equal losses on the
 // CPU, and (with a GPU) on CUDA; CPU and CUDA runs give the same metrics within a stated
@@ -19,6 +21,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "support/test_util.h"
 #include "test_cuda_common.h"
 
 using namespace late_fusion;
@@ -105,7 +108,25 @@ TEST_CASE("late fusion: a NaN label stops training, naming the step and the loss
   ds.data.train.labels.data<float>()[7] = NAN;
   std::ostringstream log;
   CHECK_THROWS_WITH_AS(train_and_evaluate(o, ds.data, {"text", "acoustic", "visual"}, "fused", log),
-                       doctest::Contains("loss term 'l1' is nan at epoch 1, step"), NonFiniteLoss);
+                       doctest::Contains("loss term 'l1' is nan at epoch 1, step"), fg::optim::Diverged);
+}
+
+TEST_CASE("late fusion: --lr 10 makes the loss explode: training stops naming the step, the term and --lr") {
+  Options o = tiny_options();
+  o.lr = 10;
+  const auto ds = tiny_data(o);
+  std::ostringstream log;
+  const std::string err =
+      fg::test::error_of([&] { train_and_evaluate(o, ds.data, {"text", "acoustic", "visual"}, "fused", log); });
+  INFO(err);
+  CHECK(fg::test::contains(err, "run 'fused': loss term 'l1' is "));
+  CHECK(fg::test::contains(err, "at epoch "));
+  CHECK(fg::test::contains(err, ", step "));
+  CHECK(fg::test::contains(err, "x its first value"));
+  CHECK(fg::test::contains(err, "Lower --lr (now 10)"));
+  // the same run with the default rate trains to the end
+  o.lr = 3e-3;
+  CHECK(train_and_evaluate(o, ds.data, {"text", "acoustic", "visual"}, "fused", log).history.size() == 3);
 }
 
 TEST_CASE("late fusion: bad flags are clear errors") {
@@ -129,6 +150,26 @@ TEST_CASE("late fusion: bad flags are clear errors") {
                        fg::Error);
   CHECK_THROWS_WITH_AS(parse({"--device", "tpu"}), doctest::Contains("unknown device 'tpu'"), fg::Error);
   CHECK_THROWS_WITH_AS(parse({"--out", "/no/such/folder/r.json"}), doctest::Contains("does not exist"), fg::Error);
+  // non-finite numbers, bounds and negative seeds are refused, not wrapped
+  CHECK_THROWS_WITH_AS(parse({"--lr", "inf"}), doctest::Contains("--lr: expected a finite number > 0, got inf"),
+                       CLI::ValidationError);
+  CHECK_THROWS_WITH_AS(parse({"--lr", "nan"}), doctest::Contains("--lr: expected a finite number > 0, got nan"),
+                       CLI::ValidationError);
+  CHECK_THROWS_WITH_AS(parse({"--dropout", "nan"}), doctest::Contains("--dropout: expected a finite number"),
+                       CLI::ValidationError);
+  CHECK(parse({"--epochs", "100000"}).epochs == 100000);
+  CHECK_THROWS_WITH_AS(parse({"--epochs", "100001"}), doctest::Contains("--epochs: must be in [1, 100000], got 100001"),
+                       CLI::ValidationError);
+  CHECK_THROWS_WITH_AS(parse({"--epochs", "18446744073709551615"}), doctest::Contains("--epochs: must be in [1, 100000]"),
+                       CLI::ValidationError);
+  CHECK_THROWS_WITH_AS(parse({"--seed", "-1"}), doctest::Contains("--seed: expected a whole number >= 0, got '-1'"),
+                       CLI::ValidationError);
+  CHECK(parse({"--seed", "18446744073709551615"}).seed == 18446744073709551615ull);
+  // list flags: commas, spaces or both
+  CHECK(parse({"--modalities", "text", "visual"}).modalities == std::vector<std::string>{"text", "visual"});
+  CHECK(parse({"--modalities", "text,acoustic", "visual"}).modalities ==
+        std::vector<std::string>{"text", "acoustic", "visual"});
+  CHECK(parse({"--hidden", "8,16", "4"}).hidden == std::vector<std::int64_t>{8, 16, 4});
 }
 
 TEST_CASE("late fusion: results are written atomically as JSON") {
@@ -136,7 +177,7 @@ TEST_CASE("late fusion: results are written atomically as JSON") {
   const fs::path dir = fs::temp_directory_path() / ("fg_late_fusion_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const fs::path out = dir / "results.json";
-  write_json_atomically(out.string(), {{"a", 1}, {"corr", std::nan("")}});
+  fg::io::write_output(out.string(), json_text({{"a", 1}, {"corr", std::nan("")}}), "--out");
   std::ifstream f(out);
   const nlohmann::json back = nlohmann::json::parse(f);
   CHECK(back["a"] == 1);
