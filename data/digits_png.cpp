@@ -1,9 +1,11 @@
-// data/digits_png.cpp: the minimal PNG writer (format notes in data/digits_png.h).
+// data/digits_png.cpp: PNG encoding and decoding through libpng (notes in data/digits_png.h).
 #include "data/digits_png.h"
 
-#include <algorithm>
-#include <array>
+#include <png.h>
+
+#include <csetjmp>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -13,44 +15,58 @@ namespace fg::data::png {
 
 namespace {
 
-std::array<std::uint32_t, 256> make_crc_table() {
-  std::array<std::uint32_t, 256> t{};
-  for (std::uint32_t n = 0; n < 256; ++n) {
-    std::uint32_t c = n;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    t[n] = c;
+// libpng reports errors through a callback that must not return: it keeps the message and
+// longjmps back to the setjmp in encode_raw(). Nothing with a destructor lives between the
+// setjmp and a libpng call, so the jump skips no C++ clean-up.
+struct Sink {
+  std::string* out;
+  char message[256];
+};
+
+void on_error(png_structp png_ptr, png_const_charp msg) {
+  auto* sink = static_cast<Sink*>(png_get_error_ptr(png_ptr));
+  std::snprintf(sink->message, sizeof sink->message, "%s", msg ? msg : "unknown error");
+  png_longjmp(png_ptr, 1);
+}
+
+void on_warning(png_structp, png_const_charp) {}
+
+void on_write(png_structp png_ptr, png_bytep data, png_size_t n) {
+  auto* sink = static_cast<Sink*>(png_get_io_ptr(png_ptr));
+  sink->out->append(reinterpret_cast<const char*>(data), n);
+}
+
+void on_flush(png_structp) {}
+
+// Returns true on success; on failure sink.message holds libpng's reason.
+bool encode_raw(Sink& sink, png_bytep* rows, png_uint_32 width, png_uint_32 height, int color_type) {
+  png_structp png_ptr = png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink, on_error, on_warning);
+  if (!png_ptr) {
+    std::snprintf(sink.message, sizeof sink.message, "png_create_write_struct failed");
+    return false;
   }
-  return t;
-}
-
-void put_be32(std::string& out, std::uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((v >> s) & 0xff));
-}
-
-void put_chunk(std::string& out, const char* type, const std::string& data) {
-  put_be32(out, static_cast<std::uint32_t>(data.size()));
-  const std::string body = std::string(type, 4) + data;
-  out += body;
-  put_be32(out, crc32(reinterpret_cast<const std::uint8_t*>(body.data()), body.size()));
+  png_infop info = png_create_info_struct(png_ptr);
+  if (!info) {
+    png_destroy_write_struct(&png_ptr, nullptr);
+    std::snprintf(sink.message, sizeof sink.message, "png_create_info_struct failed");
+    return false;
+  }
+  if (setjmp(png_jmpbuf(png_ptr))) {
+    png_destroy_write_struct(&png_ptr, &info);
+    return false;
+  }
+  png_set_write_fn(png_ptr, &sink, on_write, on_flush);
+  png_set_IHDR(png_ptr, info, width, height, 8, color_type, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
+  png_set_compression_level(png_ptr, 9);
+  png_set_filter(png_ptr, PNG_FILTER_TYPE_BASE, PNG_ALL_FILTERS);  // adaptive: the best filter per row
+  png_set_rows(png_ptr, info, rows);
+  png_write_png(png_ptr, info, PNG_TRANSFORM_IDENTITY, nullptr);
+  png_destroy_write_struct(&png_ptr, &info);
+  return true;
 }
 
 }  // namespace
-
-std::uint32_t crc32(const std::uint8_t* data, std::size_t n, std::uint32_t crc) {
-  static const std::array<std::uint32_t, 256> table = make_crc_table();
-  crc = ~crc;
-  for (std::size_t i = 0; i < n; ++i) crc = table[(crc ^ data[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
-}
-
-std::uint32_t adler32(const std::uint8_t* data, std::size_t n, std::uint32_t adler) {
-  std::uint32_t a = adler & 0xffff, b = adler >> 16;
-  for (std::size_t i = 0; i < n; ++i) {
-    a = (a + data[i]) % 65521u;
-    b = (b + a) % 65521u;
-  }
-  return (b << 16) | a;
-}
 
 std::string encode(const std::vector<std::uint8_t>& pixels, std::int64_t width, std::int64_t height, int channels) {
   FG_CHECK(channels == 1 || channels == 3, "png::encode: channels must be 1 (gray) or 3 (RGB), got {}", channels);
@@ -59,38 +75,14 @@ std::string encode(const std::vector<std::uint8_t>& pixels, std::int64_t width, 
   FG_CHECK(static_cast<std::int64_t>(pixels.size()) == width * height * channels,
            "png::encode: pixels holds {} bytes, expected width {} x height {} x channels {} = {}", pixels.size(), width,
            height, channels, width * height * channels);
-  // Raw scanlines, each with filter byte 0.
-  const std::int64_t row = width * channels;
-  std::string raw;
-  raw.reserve(static_cast<std::size_t>(height * (row + 1)));
-  for (std::int64_t y = 0; y < height; ++y) {
-    raw.push_back('\0');
-    raw.append(reinterpret_cast<const char*>(pixels.data() + y * row), static_cast<std::size_t>(row));
-  }
-  // zlib stream of stored deflate blocks.
-  std::string z = {'\x78', '\x01'};
-  std::size_t at = 0;
-  do {
-    const std::size_t len = std::min<std::size_t>(65535, raw.size() - at);
-    const bool last = at + len == raw.size();
-    z.push_back(last ? '\x01' : '\x00');
-    z.push_back(static_cast<char>(len & 0xff));
-    z.push_back(static_cast<char>(len >> 8));
-    z.push_back(static_cast<char>(~len & 0xff));
-    z.push_back(static_cast<char>((~len >> 8) & 0xff));
-    z.append(raw, at, len);
-    at += len;
-  } while (at < raw.size());
-  put_be32(z, adler32(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
-
-  std::string ihdr;
-  put_be32(ihdr, static_cast<std::uint32_t>(width));
-  put_be32(ihdr, static_cast<std::uint32_t>(height));
-  ihdr += {'\x08', channels == 1 ? '\x00' : '\x02', '\x00', '\x00', '\x00'};
-  std::string out = "\x89PNG\r\n\x1a\n";
-  put_chunk(out, "IHDR", ihdr);
-  put_chunk(out, "IDAT", z);
-  put_chunk(out, "IEND", "");
+  std::vector<png_bytep> rows(static_cast<std::size_t>(height));
+  for (std::int64_t y = 0; y < height; ++y)
+    rows[static_cast<std::size_t>(y)] = const_cast<png_bytep>(pixels.data() + y * width * channels);
+  std::string out;
+  Sink sink{&out, {}};
+  const bool ok = encode_raw(sink, rows.data(), static_cast<png_uint_32>(width), static_cast<png_uint_32>(height),
+                             channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB);
+  FG_CHECK(ok, "png::encode: libpng failed on a {} x {} image: {}", width, height, sink.message);
   return out;
 }
 
@@ -114,6 +106,27 @@ void write(const std::string& path, const std::vector<std::uint8_t>& pixels, std
     std::remove(tmp.c_str());
     FG_FAIL("png::write: cannot rename '{}' to '{}': {}", tmp, path, ec.message());
   }
+}
+
+Image decode(const std::string& bytes, const std::string& what) {
+  png_image img;
+  std::memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  FG_CHECK(png_image_begin_read_from_memory(&img, bytes.data(), bytes.size()) != 0, "png::decode: {} is not a PNG: {}",
+           what, img.message);
+  const bool gray = (img.format & PNG_FORMAT_FLAG_COLOR) == 0;
+  img.format = gray ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+  Image out;
+  out.width = img.width;
+  out.height = img.height;
+  out.channels = gray ? 1 : 3;
+  out.pixels.resize(PNG_IMAGE_SIZE(img));
+  if (png_image_finish_read(&img, nullptr, out.pixels.data(), 0, nullptr) == 0) {
+    const std::string msg = img.message;
+    png_image_free(&img);
+    FG_FAIL("png::decode: cannot read {}: {}", what, msg);
+  }
+  return out;
 }
 
 }  // namespace fg::data::png

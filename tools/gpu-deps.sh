@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tools/gpu-deps.sh: the Debian packages fusegrad builds with (fmt, doctest, Google Benchmark,
-# HDF5, OpenBLAS, CLI11, nlohmann-json, pkg-config), for a GPU machine that lacks them and
+# HDF5, OpenBLAS, CLI11, nlohmann-json, libpng, pkg-config), for a GPU machine that lacks them and
 # cannot download (e.g. the lent H100/H200 machines, whose image has the CUDA toolkit,
 # CMake, ninja and PyTorch but no -dev packages).
 #
@@ -17,7 +17,7 @@
 set -euo pipefail
 
 PACKAGES=(libfmt-dev doctest-dev libbenchmark-dev libhdf5-dev libopenblas-dev libcli11-dev nlohmann-json3-dev
-          pkgconf)
+          libpng-dev pkgconf)
 # present on any glibc system with a C++ compiler; unpacking our copies would only shadow them
 BASE_EXCLUDE='^(libc6|libc6-dev|libc-dev-bin|linux-libc-dev|libcrypt1|libcrypt-dev|libgcc-s1|gcc-[0-9]+-base|libstdc\+\+6|libnsl-dev|libnsl2|libtirpc3|libtirpc-dev|libtirpc-common|rpcsvc-proto)_'
 
