@@ -23,10 +23,13 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/runtime.h"
 #include "kernels/attention.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/kernel_limits.h"
 #include "kernels/random.h"
 
 namespace fg::kernels::cuda {
@@ -212,13 +215,22 @@ void require_f32(DType dt, const char* kernel) {
                                         " tensor (convert it on the CPU with .to(DType::f32) first)");
 }
 
-// Shared memory of the row kernels (head_dim + kv_len floats), checked against the 48 KiB
-// every device grants without opting in.
-std::size_t row_smem_bytes(const AttentionDims& d, const char* kernel) {
+// Dynamic shared memory the row kernel `kernel` may take: the 48 KiB every device grants
+// without opting in, less the kernel's static __shared__ arrays (block_sum / block_max
+// scratch: CUDA counts both against the block's limit).
+std::size_t row_smem_limit(const void* kernel) {
+  return launch::dynamic_smem_limit(launch::kDefaultSmemPerBlock, cuda_detail::static_smem_bytes(kernel));
+}
+
+// Shared memory of the row kernels (head_dim + kv_len floats), checked against that limit.
+std::size_t row_smem_bytes(const AttentionDims& d, const void* kernel, const char* name) {
   const std::size_t bytes = static_cast<std::size_t>(d.head_dim + d.kv_len) * sizeof(float);
-  FG_CUDA_REQUIRE(bytes <= 48 * 1024, std::string(kernel) + ": head_dim + kv_len = " +
-                                          std::to_string(d.head_dim + d.kv_len) +
-                                          " floats exceed the 48 KiB of shared memory of one block (at most 12288)");
+  const std::size_t limit = row_smem_limit(kernel);
+  FG_CUDA_REQUIRE(bytes <= limit, std::string(name) + ": head_dim + kv_len = " +
+                                      std::to_string(d.head_dim + d.kv_len) + " floats exceed the " +
+                                      std::to_string(limit) + " bytes of shared memory this kernel has beside its own " +
+                                      "(at most " + std::to_string(limit / sizeof(float)) +
+                                      " floats); use the flash attention kernel (head_dim 64) for longer sequences");
   return bytes;
 }
 
@@ -235,7 +247,8 @@ void attention_forward(DType dt, const AttentionDims& d, const void* q, const vo
                        void* probs, void* drop_mask) {
   require_f32(dt, "attention_forward");
   if (d.batch == 0 || d.heads == 0 || d.q_len == 0) return;
-  const std::size_t smem = row_smem_bytes(d, "attention_forward");
+  const std::size_t smem =
+      row_smem_bytes(d, reinterpret_cast<const void*>(attention_forward_kernel), "attention_forward");
   const bool dropout = dropout_p > 0.0 && drop_mask != nullptr;
   const float keep_scale = 1.0f / (1.0f - static_cast<float>(dropout_p));  // as the CPU: T(1) / (T(1) - T(p))
   attention_forward_kernel<<<grid_of(d, d.q_len, "attention_forward"), kThreads, smem,
@@ -253,13 +266,19 @@ void attention_backward(DType dt, const AttentionDims& d, const void* q, const v
   require_f32(dt, "attention_backward");
   const cudaStream_t stream = ::fg::cuda::current_stream();
   const std::size_t key_bytes = static_cast<std::size_t>(d.batch * d.heads * d.kv_len * d.head_dim) * sizeof(float);
-  if (d.batch == 0 || d.heads == 0 || d.kv_len == 0 || d.head_dim == 0) return;
+  if (d.batch == 0 || d.heads == 0 || d.head_dim == 0) return;
+  if (d.kv_len == 0) {  // no keys: the outputs are empty sums, so gq = 0 (k and v are empty)
+    const std::size_t query_bytes = static_cast<std::size_t>(d.batch * d.heads * d.q_len * d.head_dim) * sizeof(float);
+    if (gq && query_bytes > 0) CUDA_CHECK(cudaMemsetAsync(gq, 0, query_bytes, stream));
+    return;
+  }
   if (d.q_len == 0) {  // no query rows: nothing reaches k and v
     if (gk) CUDA_CHECK(cudaMemsetAsync(gk, 0, key_bytes, stream));
     if (gv) CUDA_CHECK(cudaMemsetAsync(gv, 0, key_bytes, stream));
     return;
   }
-  const std::size_t smem = row_smem_bytes(d, "attention_backward");
+  const std::size_t smem =
+      row_smem_bytes(d, reinterpret_cast<const void*>(attention_backward_rows_kernel), "attention_backward");
   ::fg::cuda::DeviceBuffer ds(static_cast<std::size_t>(d.batch * d.heads * d.q_len * d.kv_len) * sizeof(float));
   attention_backward_rows_kernel<<<grid_of(d, d.q_len, "attention_backward"), kThreads, smem, stream>>>(
       d, static_cast<float>(d.scale), static_cast<const float*>(k), static_cast<const float*>(v),
@@ -272,6 +291,28 @@ void attention_backward(DType dt, const AttentionDims& d, const void* q, const v
       d, static_cast<const float*>(q), static_cast<const float*>(probs), static_cast<const float*>(drop_mask),
       static_cast<const float*>(gout), ds.as<float>(), static_cast<float*>(gk), static_cast<float*>(gv));
   CUDA_CHECK_LAUNCH("attention_backward_keys_kernel");
+}
+
+std::int64_t attention_rows_max_kv_len(std::int64_t head_dim, bool backward) {
+  const void* kernel = backward ? reinterpret_cast<const void*>(attention_backward_rows_kernel)
+                                : reinterpret_cast<const void*>(attention_forward_kernel);
+  return static_cast<std::int64_t>(row_smem_limit(kernel) / sizeof(float)) - head_dim;
+}
+
+std::vector<launch::KernelLaunchShape> attention_launch_shapes() {
+  std::vector<launch::KernelLaunchShape> out;
+  for (bool backward : {false, true}) {
+    const void* kernel = backward ? reinterpret_cast<const void*>(attention_backward_rows_kernel)
+                                  : reinterpret_cast<const void*>(attention_forward_kernel);
+    const char* name = backward ? "attention_backward_rows" : "attention_forward";
+    for (std::int64_t D : {std::int64_t{32}, std::int64_t{64}}) {
+      const std::int64_t at_edge = attention_rows_max_kv_len(D, backward);
+      for (std::int64_t Sk : {std::int64_t{128}, at_edge})
+        out.push_back({std::string(name) + " D=" + std::to_string(D) + " Sk=" + std::to_string(Sk), kernel, kThreads,
+                       static_cast<std::size_t>(D + Sk) * sizeof(float)});
+    }
+  }
+  return out;
 }
 
 }  // namespace fg::kernels::cuda

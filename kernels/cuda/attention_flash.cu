@@ -26,7 +26,10 @@
 //   dQ: one block per (64 query rows, head, batch item); per key tile: recompute S and dP,
 //     dS as above, dQ += dS K. Shared memory: Q, dO, K, V, dS: 83 KiB.
 // The kernels opt in to more than 48 KiB of shared memory (cudaFuncSetAttribute), which
-// every device from sm_80 on grants.
+// every device from sm_80 on grants; the request is checked against the opt-in limit less
+// the kernels' static shared memory (block_any_kept's flag).
+// Without keys (kv_len 0) the forward writes o = 0 and lse = -inf and the backward gq = 0,
+// as the CPU reference does.
 // A batch item whose keys are all padding attends uniformly (all scores 0) and gets dS = 0,
 // as kernels/attention.h specifies.
 #include <cuda_runtime.h>
@@ -34,10 +37,13 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/runtime.h"
 #include "kernels/attention.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/kernel_limits.h"
 #include "kernels/random.h"
 
 namespace fg::kernels::cuda {
@@ -213,7 +219,9 @@ __global__ void __launch_bounds__(kFlashThreads)
   for (int i = 0; i < 4; ++i) {
     const long long r = ty + 16 * i;
     if (r >= nq) continue;
-    const float inv_l = 1.0f / l[i];
+    // l = 0 only without keys (kv_len 0): the output is an empty sum, 0, as on the CPU
+    // (and lse = -inf + log 0 = -inf, as the CPU's max of nothing plus log 0)
+    const float inv_l = l[i] > 0.0f ? 1.0f / l[i] : 0.0f;
     const long long row = bh * Sq + q0 + r;
 #pragma unroll
     for (int j = 0; j < 4; ++j) out[row * kD + tx + 16 * j] = o[i][j] * inv_l;
@@ -389,11 +397,24 @@ dim3 tiles_grid(const AttentionDims& d, std::int64_t len) {
               static_cast<unsigned>(d.batch));
 }
 
-// Opts `kernel` in to `bytes` of dynamic shared memory (above the default 48 KiB).
+// Opts `kernel` in to `bytes` of dynamic shared memory (above the default 48 KiB). CUDA
+// counts the kernel's static __shared__ bytes against the same per-block limit, so the
+// dynamic request must fit in what the opt-in limit leaves beside them.
 template <class Kernel>
-void allow_smem(Kernel kernel, std::size_t bytes) {
+void allow_smem(Kernel kernel, std::size_t bytes, const char* name) {
+  int optin = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, ::fg::cuda::current_device()));
+  const std::size_t limit = launch::dynamic_smem_limit(static_cast<std::size_t>(optin),
+                                                       cuda_detail::static_smem_bytes(reinterpret_cast<const void*>(kernel)));
+  FG_CUDA_REQUIRE(bytes <= limit, std::string(name) + ": needs " + std::to_string(bytes) +
+                                      " bytes of dynamic shared memory, this device leaves " + std::to_string(limit) +
+                                      " beside the kernel's static shared memory; use AttentionImpl::Saved");
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
 }
+
+constexpr std::size_t kForwardSmem = (4 * kTileFloats + kTile) * sizeof(float);
+constexpr std::size_t kDkDvSmem = (6 * kTileFloats + 3 * kTile) * sizeof(float);
+constexpr std::size_t kDqSmem = (5 * kTileFloats + 3 * kTile) * sizeof(float);
 
 FlashArgs flash_args(const AttentionDims& d, double dropout_p, std::uint64_t seed, std::uint64_t offset) {
   FlashArgs a;
@@ -413,8 +434,8 @@ void attention_flash_forward(DType dt, const AttentionDims& d, const void* q, co
                              void* out, void* lse) {
   require_flash(dt, d, "attention_flash_forward");
   if (d.batch == 0 || d.heads == 0 || d.q_len == 0) return;
-  const std::size_t smem = (4 * kTileFloats + kTile) * sizeof(float);
-  allow_smem(flash_forward_kernel, smem);
+  const std::size_t smem = kForwardSmem;
+  allow_smem(flash_forward_kernel, smem, "attention_flash_forward");
   flash_forward_kernel<<<tiles_grid(d, d.q_len), kFlashThreads, smem, ::fg::cuda::current_stream()>>>(
       flash_args(d, dropout_p, seed, offset), static_cast<const float*>(q), static_cast<const float*>(k),
       static_cast<const float*>(v), static_cast<const float*>(key_mask), static_cast<float*>(out),
@@ -427,7 +448,12 @@ void attention_flash_backward(DType dt, const AttentionDims& d, const void* q, c
                               const void* out, const void* lse, const void* gout, void* gq, void* gk, void* gv) {
   require_flash(dt, d, "attention_flash_backward");
   const cudaStream_t stream = ::fg::cuda::current_stream();
-  if (d.batch == 0 || d.heads == 0 || d.kv_len == 0) return;
+  if (d.batch == 0 || d.heads == 0) return;
+  if (d.kv_len == 0) {  // no keys: the outputs are empty sums, so gq = 0 (k and v are empty)
+    const std::size_t query_bytes = static_cast<std::size_t>(d.batch * d.heads * d.q_len * kD) * sizeof(float);
+    if (gq && query_bytes > 0) CUDA_CHECK(cudaMemsetAsync(gq, 0, query_bytes, stream));
+    return;
+  }
   if (d.q_len == 0) {  // no query rows: nothing reaches k and v
     const std::size_t key_bytes = static_cast<std::size_t>(d.batch * d.heads * d.kv_len * kD) * sizeof(float);
     if (gk) CUDA_CHECK(cudaMemsetAsync(gk, 0, key_bytes, stream));
@@ -442,20 +468,27 @@ void attention_flash_backward(DType dt, const AttentionDims& d, const void* q, c
                                                                                   dvec.as<float>());
   CUDA_CHECK_LAUNCH("flash_row_dot_kernel");
   if (gk || gv) {
-    const std::size_t smem = (6 * kTileFloats + 3 * kTile) * sizeof(float);
-    allow_smem(flash_backward_dkdv_kernel, smem);
+    const std::size_t smem = kDkDvSmem;
+    allow_smem(flash_backward_dkdv_kernel, smem, "attention_flash_backward (dK, dV)");
     flash_backward_dkdv_kernel<<<tiles_grid(d, d.kv_len), kFlashThreads, smem, stream>>>(
         a, f(q), f(k), f(v), f(key_mask), f(gout), f(lse), dvec.as<float>(), static_cast<float*>(gk),
         static_cast<float*>(gv));
     CUDA_CHECK_LAUNCH("flash_backward_dkdv_kernel");
   }
   if (gq) {
-    const std::size_t smem = (5 * kTileFloats + 3 * kTile) * sizeof(float);
-    allow_smem(flash_backward_dq_kernel, smem);
+    const std::size_t smem = kDqSmem;
+    allow_smem(flash_backward_dq_kernel, smem, "attention_flash_backward (dQ)");
     flash_backward_dq_kernel<<<tiles_grid(d, d.q_len), kFlashThreads, smem, stream>>>(
         a, f(q), f(k), f(v), f(key_mask), f(gout), f(lse), dvec.as<float>(), static_cast<float*>(gq));
     CUDA_CHECK_LAUNCH("flash_backward_dq_kernel");
   }
+}
+
+std::vector<launch::KernelLaunchShape> flash_attention_launch_shapes() {
+  return {{"flash_forward D=64", reinterpret_cast<const void*>(flash_forward_kernel), kFlashThreads, kForwardSmem},
+          {"flash_backward_dkdv D=64", reinterpret_cast<const void*>(flash_backward_dkdv_kernel), kFlashThreads,
+           kDkDvSmem},
+          {"flash_backward_dq D=64", reinterpret_cast<const void*>(flash_backward_dq_kernel), kFlashThreads, kDqSmem}};
 }
 
 }  // namespace fg::kernels::cuda

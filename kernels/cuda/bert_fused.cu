@@ -3,13 +3,13 @@
 // float32 only.
 //
 // bias + GELU: forward and the input gradient are elementwise (grid-stride loops); the
-//   bias gradient is a column sum of gy gelu'(x + b) over the rows, one thread per column
-//   (adjacent threads read adjacent columns: coalesced), accumulated in double, so it is
-//   deterministic and needs no scratch buffer or atomics.
+//   bias gradient is a column sum of gy gelu'(x + b) over the rows, in two stages (row
+//   blocks of 32 columns, then a fixed-order sum of their partials: column_reduce.cuh),
+//   accumulated in double: deterministic, no atomics, and enough blocks to fill the device.
 // add + LayerNorm: one block per row reads x and residual once per pass (mean, variance,
 //   output), so u = x + residual is never written to memory; the backward's row kernel
 //   reduces sum(g) and sum(g uhat) and writes the shared input gradient; ggamma and gbeta
-//   are column sums (one thread per column, double accumulation, deterministic).
+//   are column sums (column_reduce.cuh: two stages, double, deterministic).
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -19,6 +19,7 @@
 #include "engine/cuda/check.h"
 #include "engine/cuda/runtime.h"
 #include "kernels/bert_fused.h"
+#include "kernels/cuda/column_reduce.cuh"
 
 namespace fg::kernels::cuda {
 
@@ -78,15 +79,15 @@ __global__ void bias_gelu_input_grad_kernel(long long rows, long long n, bool ta
     gx[e] = gy[e] * gelu_slope(x[e] + bias[e % n], tanh_approx);
 }
 
-__global__ void bias_gelu_bias_grad_kernel(long long rows, long long n, bool tanh_approx, const float* x,
-                                           const float* bias, const float* gy, float* gbias) {
-  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long j = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride) {
-    double acc = 0.0;
-    for (long long r = 0; r < rows; ++r) acc += gy[r * n + j] * gelu_slope(x[r * n + j] + bias[j], tanh_approx);
-    gbias[j] = static_cast<float>(acc);
+// Column term of the bias gradient: gy gelu'(x + b).
+struct BiasGeluGradTerm {
+  long long n;
+  bool tanh_approx;
+  const float *x, *bias, *gy;
+  __device__ void operator()(long long r, long long j, double* v) const {
+    v[0] += gy[r * n + j] * gelu_slope(x[r * n + j] + bias[j], tanh_approx);
   }
-}
+};
 
 // ---------------------------------------------------------------- add + LayerNorm
 __global__ void add_layer_norm_forward_kernel(long long rows, long long n, float eps, const float* x,
@@ -144,21 +145,16 @@ __global__ void add_layer_norm_input_grad_kernel(long long rows, long long n, co
   }
 }
 
-__global__ void add_layer_norm_param_grad_kernel(long long rows, long long n, const float* x, const float* residual,
-                                                 const float* mean, const float* rstd, const float* gy,
-                                                 float* ggamma, float* gbeta) {
-  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long j = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride) {
-    double acc_g = 0.0, acc_b = 0.0;
-    for (long long r = 0; r < rows; ++r) {
-      const float uhat = ((x[r * n + j] + residual[r * n + j]) - mean[r]) * rstd[r];
-      acc_g += gy[r * n + j] * uhat;
-      acc_b += gy[r * n + j];
-    }
-    if (ggamma) ggamma[j] = static_cast<float>(acc_g);
-    if (gbeta) gbeta[j] = static_cast<float>(acc_b);
+// Column terms of ggamma and gbeta: gy uhat and gy, uhat = (x + residual - mean) rstd.
+struct AddLayerNormParamTerm {
+  long long n;
+  const float *x, *residual, *mean, *rstd, *gy;
+  __device__ void operator()(long long r, long long j, double* v) const {
+    const float uhat = ((x[r * n + j] + residual[r * n + j]) - mean[r]) * rstd[r];
+    v[0] += gy[r * n + j] * uhat;
+    v[1] += gy[r * n + j];
   }
-}
+};
 
 void require_f32(DType dt, const char* kernel) {
   FG_CUDA_REQUIRE(dt == DType::f32, std::string(kernel) + ": CUDA kernels compute in float32, got a " +
@@ -202,9 +198,8 @@ void bias_gelu_backward(DType dt, std::int64_t rows, std::int64_t n, bool tanh_a
     CUDA_CHECK_LAUNCH("bias_gelu_input_grad_kernel");
   }
   if (gbias) {
-    bias_gelu_bias_grad_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(rows, n, tanh_approx, xf, bf, gf,
-                                                                                 static_cast<float*>(gbias));
-    CUDA_CHECK_LAUNCH("bias_gelu_bias_grad_kernel");
+    cuda_detail::column_reduce<1>(rows, n, BiasGeluGradTerm{n, tanh_approx, xf, bf, gf}, static_cast<float*>(gbias),
+                                  nullptr, "bias_gelu bias-gradient column_reduce");
   }
 }
 
@@ -242,9 +237,8 @@ void add_layer_norm_backward(DType dt, std::int64_t rows, std::int64_t n, const 
     CUDA_CHECK_LAUNCH("add_layer_norm_input_grad_kernel");
   }
   if (ggamma || gbeta) {
-    add_layer_norm_param_grad_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(
-        rows, n, xf, rf, mf, sf, gf, static_cast<float*>(ggamma), static_cast<float*>(gbeta));
-    CUDA_CHECK_LAUNCH("add_layer_norm_param_grad_kernel");
+    cuda_detail::column_reduce<2>(rows, n, AddLayerNormParamTerm{n, xf, rf, mf, sf, gf}, static_cast<float*>(ggamma),
+                                  static_cast<float*>(gbeta), "add_layer_norm parameter-gradient column_reduce");
   }
 }
 

@@ -7,17 +7,23 @@
 //   accumulator with a combine functor. The order of combination is fixed by the launch
 //   shape, so results are the same on every run on a given device.
 // - IndexT choice: kernels whose index math is div/mod heavy use 32-bit indices when
-//   every index fits (fits_int32), 64-bit otherwise.
+//   every index fits, 64-bit otherwise. For a grid-stride loop that means the largest
+//   index the loop FORMS, (numel - 1) + grid * threads, not just numel
+//   (grid_stride_int32_ok; the rule and its test: kernels/cuda/launch_limits.h).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/runtime.h"
+#include "kernels/cuda/launch_limits.h"
 #include "kernels/types.h"
 
 namespace fg::kernels::cuda_detail {
@@ -48,6 +54,29 @@ inline unsigned grid_for(std::int64_t work, int threads = kThreads) {
 }
 
 inline bool fits_int32(std::int64_t n) { return n >= 0 && n <= 0x7fffffff; }
+
+// True when a grid-stride loop over `numel` items, launched with grid_for(numel, threads)
+// blocks, may count with a 32-bit signed index: i += gridDim.x * blockDim.x must not pass
+// INT32_MAX before the loop test stops it.
+inline bool grid_stride_int32_ok(std::int64_t numel, int threads = kThreads) {
+  return launch::grid_stride_fits_int32(numel, grid_for(numel, threads), threads);
+}
+
+// Static shared memory (the kernel's own __shared__ arrays, cudaFuncGetAttributes'
+// sharedSizeBytes) of a __global__ function, cached per device. A launch's dynamic shared
+// memory must fit beside it: launch::dynamic_smem_limit(block limit, this).
+inline std::size_t static_smem_bytes(const void* kernel) {
+  static std::mutex mu;
+  static std::map<std::pair<int, const void*>, std::size_t> cache;
+  const auto key = std::make_pair(::fg::cuda::current_device(), kernel);
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  cudaFuncAttributes attr{};
+  CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
+  cache[key] = attr.sharedSizeBytes;
+  return attr.sharedSizeBytes;
+}
 
 inline bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
 

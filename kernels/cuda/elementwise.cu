@@ -402,7 +402,7 @@ void binary_forward(BinaryOp op, const BroadcastPlan& plan, DType dt, const void
       const std::int64_t n = c.numel, n_vec = vec ? n / 4 : 0;
       binary_flat_kernel<OP><<<grid_for(vec ? n_vec + n % 4 : n), kThreads, 0, s>>>(n, n_vec, af, bf, of);
       CUDA_CHECK_LAUNCH("binary_flat_kernel");
-    } else if (fits_int32(c.numel)) {
+    } else if (grid_stride_int32_ok(c.numel)) {
       binary_broadcast_kernel<OP, int><<<grid_for(c.numel), kThreads, 0, s>>>(device_plan<int>(c, 2), af, bf, of);
       CUDA_CHECK_LAUNCH("binary_broadcast_kernel");
     } else {
@@ -429,7 +429,7 @@ void binary_backward(BinaryOp op, const BroadcastPlan& plan, DType dt, const voi
   with_binary_op(kernel_op, [&](auto tag) {
     constexpr BinaryOp OP = decltype(tag)::value;
     if constexpr (static_cast<int>(OP) <= static_cast<int>(BinaryOp::Gt)) {
-      if (fits_int32(c.numel)) {
+      if (grid_stride_int32_ok(c.numel)) {
         binary_backward_kernel<OP, int><<<grid_for(c.numel), kThreads, 0, s>>>(device_plan<int>(c, 2), af, bf, gf,
                                                                                gaf, gbf);
       } else {
@@ -450,7 +450,7 @@ void where_forward(const BroadcastPlan& plan, DType dt, const void* cond, const 
   const auto* af = static_cast<const float*>(a);
   const auto* bf = static_cast<const float*>(b);
   auto* of = static_cast<float*>(out);
-  if (fits_int32(c.numel)) {
+  if (grid_stride_int32_ok(c.numel)) {
     where_forward_kernel<int><<<grid_for(c.numel), kThreads, 0, s>>>(device_plan<int>(c, 3), cf, af, bf, of);
   } else {
     where_forward_kernel<long long><<<grid_for(c.numel), kThreads, 0, s>>>(device_plan<long long>(c, 3), cf, af, bf,
@@ -469,7 +469,7 @@ void where_backward(const BroadcastPlan& plan, DType dt, const void* cond, const
   const auto* gf = static_cast<const float*>(gy);
   auto* gaf = static_cast<float*>(ga_full);
   auto* gbf = static_cast<float*>(gb_full);
-  if (fits_int32(c.numel)) {
+  if (grid_stride_int32_ok(c.numel)) {
     where_backward_kernel<int><<<grid_for(c.numel), kThreads, 0, s>>>(device_plan<int>(c, 1), cf, gf, gaf, gbf);
   } else {
     where_backward_kernel<long long><<<grid_for(c.numel), kThreads, 0, s>>>(device_plan<long long>(c, 1), cf, gf, gaf,

@@ -24,7 +24,7 @@
 //   grad_w_hh = grad_gates_x[0:T-1]^T out[1:T] + da_first^T h0     (reverse)
 // (padding positions pair with zeros on one side or the other; da_first [B, 4H] is each
 // sequence's da at its step 0), two cuBLAS GEMMs; grad_bias = column sums of
-// grad_gates_x (one thread per column and row lane, double sums, fixed order).
+// grad_gates_x (kernels/cuda/column_reduce.cuh: row blocks, then a fixed-order sum).
 // float32 only (float64 tensors live on the CPU).
 #include <cuda_runtime.h>
 
@@ -32,9 +32,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/runtime.h"
+#include "kernels/cuda/column_reduce.cuh"
+#include "kernels/cuda/kernel_limits.h"
 #include "kernels/cuda/lstm_persistent.cuh"
 #include "kernels/linalg.h"
 #include "kernels/lstm.h"
@@ -65,23 +68,36 @@ __device__ __forceinline__ std::int64_t position(std::int64_t s, std::int64_t le
 }
 
 // ---------------------------------------------------------------- path choice
-// True: the persistent kernels; false: the general path. FG_CUDA_LSTM=general|persistent
-// overrides the choice by H (persistent for H it cannot run is an error naming the limit).
-bool use_persistent(std::int64_t hidden, const char* kernel) {
+enum class Path { General, Persistent, PersistentForced };
+
+// The persistent kernels where they fit, else the general path. FG_CUDA_LSTM=general|
+// persistent overrides the choice (persistent where it cannot run is an error naming the
+// limit, never a silent fallback: tests pin the path so).
+Path choose_path(std::int64_t hidden, const char* kernel) {
   const char* env = std::getenv("FG_CUDA_LSTM");
   const std::string want = env ? env : "";
-  if (want == "general") return false;
+  FG_CUDA_REQUIRE(want.empty() || want == "auto" || want == "general" || want == "persistent",
+                  std::string(kernel) + ": FG_CUDA_LSTM must be auto, general or persistent, got '" + want + "'");
+  if (want == "general") return Path::General;
   const bool supported = lstm::persistent_supported(hidden);
   if (want == "persistent") {
     FG_CUDA_REQUIRE(supported, std::string(kernel) + ": FG_CUDA_LSTM=persistent, but hidden size " +
                                    std::to_string(hidden) + " is outside the persistent kernel's range (H <= " +
                                    std::to_string(lstm::kMaxPersistentHidden) +
                                    " and its shared memory must fit the device); unset FG_CUDA_LSTM");
-    return true;
+    return Path::PersistentForced;
   }
-  FG_CUDA_REQUIRE(want.empty() || want == "auto",
-                  std::string(kernel) + ": FG_CUDA_LSTM must be auto, general or persistent, got '" + want + "'");
-  return supported;
+  return supported ? Path::Persistent : Path::General;
+}
+
+// After a persistent launch returned false (nothing fits this batch, or the launch was
+// refused; one line was logged): the general path runs instead, unless the persistent
+// path was forced.
+void require_unforced(Path path, const char* kernel, std::int64_t hidden) {
+  FG_CUDA_REQUIRE(path != Path::PersistentForced,
+                  std::string(kernel) + ": FG_CUDA_LSTM=persistent, but the persistent kernel could not be launched "
+                                        "at hidden size " + std::to_string(hidden) +
+                                        " (see the note above); unset FG_CUDA_LSTM or FG_CUDA_LSTM_ROWS");
 }
 
 // ---------------------------------------------------------------- general path kernels
@@ -172,27 +188,14 @@ __global__ void initial_state_grad_kernel(LSTMShape s, const std::int64_t* lengt
   if (g_c0) g_c0[k] = dc[k];
 }
 
-// ---------------------------------------------------------------- epilogue kernels
-constexpr int kSumCols = 32, kSumLanes = 16;
-
-// out[col] = sum over rows of m[rows, cols]: a block of 32 columns x 16 row lanes; each
-// thread sums rows lane, lane + 16, ... in double, then the 16 partial sums of a column
-// are added in lane order. The same bits on every run.
-__global__ void column_sum_kernel(const float* m, std::int64_t rows, std::int64_t cols, float* out) {
-  __shared__ double partial[kSumLanes][kSumCols + 1];
-  const int cx = threadIdx.x, lane = threadIdx.y;
-  const std::int64_t col = static_cast<std::int64_t>(blockIdx.x) * kSumCols + cx;
-  double acc = 0.0;
-  if (col < cols)
-    for (std::int64_t r = lane; r < rows; r += kSumLanes) acc += m[r * cols + col];
-  partial[lane][cx] = acc;
-  __syncthreads();
-  if (lane == 0 && col < cols) {
-    double total = 0.0;
-    for (int l = 0; l < kSumLanes; ++l) total += partial[l][cx];
-    out[col] = static_cast<float>(total);
-  }
-}
+// ---------------------------------------------------------------- epilogue
+// grad_bias[col] = sum over the T B rows of grad_gates_x[row, col] (column_reduce.cuh:
+// two stages, double sums in a fixed order, the same bits on every run).
+struct GradGatesTerm {
+  const float* m;
+  long long cols;
+  __device__ void operator()(long long r, long long c, double* v) const { v[0] += m[r * cols + c]; }
+};
 
 __global__ void cell_forward_kernel(std::int64_t B, std::int64_t H, const float* gx, const float* gh, const float* c,
                                     float* h_out, float* c_out, float* gates) {
@@ -308,10 +311,12 @@ void weight_and_bias_grads(const LSTMShape& s, const void* grad_gates_x, const v
     if (h0 && da_first && B > 0) gemm(DType::f32, true, false, 1, G, H, B, 1.0, da_first, 0, h0, 0, 1.0, grad_w_hh, 0);
   }
   if (grad_bias) {
-    const dim3 block(kSumCols, kSumLanes);
-    column_sum_kernel<<<static_cast<unsigned>((G + kSumCols - 1) / kSumCols), block, 0, stream>>>(
-        cf(grad_gates_x), T * B, G, mf(grad_bias));
-    CUDA_CHECK_LAUNCH("column_sum_kernel");
+    if (T * B > 0) {
+      cuda_detail::column_reduce<1>(T * B, G, GradGatesTerm{cf(grad_gates_x), G}, mf(grad_bias), nullptr,
+                                    "lstm grad_bias column_reduce");
+    } else {
+      zero_async(grad_bias, G);
+    }
   }
 }
 
@@ -321,7 +326,8 @@ void lstm_recurrence_forward(DType dt, LSTMShape s, const void* gates_x, const v
                              const std::int64_t* lengths, const void* h0, const void* c0, void* out, void* cells,
                              void* h_n, void* c_n, void* gates) {
   require_f32(dt, "lstm_recurrence_forward");
-  if (!use_persistent(s.hidden, "lstm_recurrence_forward")) {
+  const Path path = choose_path(s.hidden, "lstm_recurrence_forward");
+  if (path == Path::General) {
     general_forward(s, gates_x, w_hh, bias, lengths, h0, c0, out, cells, h_n, c_n, gates);
     return;
   }
@@ -341,7 +347,10 @@ void lstm_recurrence_forward(DType dt, LSTMShape s, const void* gates_x, const v
   a.h_n = mf(h_n);
   a.c_n = mf(c_n);
   a.gates = mf(gates);
-  lstm::persistent_forward(a);
+  if (!lstm::persistent_forward(a)) {
+    require_unforced(path, "lstm_recurrence_forward", s.hidden);
+    general_forward(s, gates_x, w_hh, bias, lengths, h0, c0, out, cells, h_n, c_n, gates);
+  }
 }
 
 void lstm_recurrence_backward(DType dt, LSTMShape s, const void* w_hh, const std::int64_t* lengths, const void* h0,
@@ -353,7 +362,8 @@ void lstm_recurrence_backward(DType dt, LSTMShape s, const void* w_hh, const std
   // da at each sequence's step 0, for the h0 term of grad_w_hh
   fg::cuda::DeviceBuffer da_first;
   if (grad_w_hh && h0 && s.batch > 0) da_first = fg::cuda::DeviceBuffer(sizeof(float) * s.batch * 4 * s.hidden);
-  if (!use_persistent(s.hidden, "lstm_recurrence_backward")) {
+  const Path path = choose_path(s.hidden, "lstm_recurrence_backward");
+  if (path == Path::General) {
     general_backward(s, w_hh, lengths, c0, cells, gates, grad_out, grad_cells, grad_h_n, grad_c_n, grad_gates_x,
                      da_first.as<float>(), grad_h0, grad_c0);
   } else {
@@ -375,7 +385,11 @@ void lstm_recurrence_backward(DType dt, LSTMShape s, const void* w_hh, const std
     a.da_first = da_first.as<float>();
     a.grad_h0 = mf(grad_h0);
     a.grad_c0 = mf(grad_c0);
-    lstm::persistent_backward(a);
+    if (!lstm::persistent_backward(a)) {
+      require_unforced(path, "lstm_recurrence_backward", s.hidden);
+      general_backward(s, w_hh, lengths, c0, cells, gates, grad_out, grad_cells, grad_h_n, grad_c_n, grad_gates_x,
+                       da_first.as<float>(), grad_h0, grad_c0);
+    }
   }
   weight_and_bias_grads(s, grad_gates_x, out, h0, da_first.as<float>(), grad_w_hh, grad_bias);
 }
@@ -399,6 +413,15 @@ void lstm_cell_backward(DType dt, std::int64_t batch, std::int64_t hidden, const
   cell_backward_kernel<<<blocks_for(n), kBlock, 0, fg::cuda::current_stream()>>>(
       batch, hidden, cf(c), cf(c_out), cf(gates), cf(grad_h_out), cf(grad_c_out), mf(grad_pre), mf(grad_c));
   CUDA_CHECK_LAUNCH("cell_backward_kernel");
+}
+
+std::vector<launch::KernelLaunchShape> lstm_launch_shapes() {
+  std::vector<launch::KernelLaunchShape> out;
+  for (int H : {33, 64, 128}) {
+    const auto r = lstm::persistent_kernel_reports(H);
+    out.insert(out.end(), r.begin(), r.end());
+  }
+  return out;
 }
 
 }  // namespace fg::kernels::cuda

@@ -73,11 +73,15 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <set>
+#include <vector>
+#include <cstdio>
 #include <string>
 #include <tuple>
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/runtime.h"
+#include "kernels/cuda/launch_limits.h"
 #include "kernels/cuda/lstm_persistent.cuh"
 
 namespace fg::kernels::cuda_detail::lstm {
@@ -90,8 +94,21 @@ constexpr int kStagePitch = kStageCols + 1;            // padded row of the stag
 
 __host__ __device__ __forceinline__ int padded_hidden(int H) { return (H + 7) / 8 * 8; }
 
-// Register-resident weight columns per thread for hidden size H.
-__host__ __device__ __forceinline__ int register_columns(int H) { return H <= 32 ? 32 : 64; }
+// Register-resident weight columns per thread for hidden size H and `rows` sequences per
+// block. Eight rows keep 16 accumulators and 8 prefetched inputs live per thread; at 512
+// threads (128 registers each) they spill even with fewer weight columns in registers
+// (ptxas, sm_90: 64 columns 28-116 bytes, 48 columns 24-32, 40 columns 32-100; measure with
+// tools/ptxas_report.py --filter persistent). 48 spills least, so the 8-row variants for
+// H > 32 keep 48; being spilling, they are never chosen automatically (the plan checks the
+// compiled kernel's local memory: launch::choose_persistent_rows), only with
+// FG_CUDA_LSTM_ROWS=8. docs/lstm.md says what this costs.
+__host__ __device__ __forceinline__ int register_columns(int H, int rows) {
+  return H <= 32 ? 32 : (rows == 8 ? 48 : 64);
+}
+
+// Threads per block the kernels are compiled for: 4 HP <= 128 when H <= 32 (KREG = 32), so
+// those variants may use up to 255 registers per thread; else up to 512 threads (128 each).
+constexpr int max_threads_for(int kreg) { return kreg == 32 ? 128 : kMaxThreads; }
 
 __device__ __forceinline__ float sigmoid_f(float x) { return 1.f / (1.f + expf(-x)); }
 
@@ -126,7 +143,7 @@ __device__ void stage_weight_columns(const float* __restrict__ w_hh, int H, int 
 
 // ============================================================ forward
 template <int KREG, int ROWS>
-__global__ void __launch_bounds__(kMaxThreads, 1) persistent_forward_kernel(const RecurrenceForwardArgs a) {
+__global__ void __launch_bounds__(max_threads_for(KREG), 1) persistent_forward_kernel(const RecurrenceForwardArgs a) {
   extern __shared__ float4 smem_raw[];
   __shared__ int len_s[ROWS];
   const int H = a.hidden, HP = padded_hidden(H), NT = 4 * HP, KT = HP > KREG ? HP - KREG : 0;
@@ -294,7 +311,7 @@ __device__ __forceinline__ CellInputs load_cell_inputs(const RecurrenceBackwardA
 }
 
 template <int KREG, int ROWS>
-__global__ void __launch_bounds__(kMaxThreads, 1) persistent_backward_kernel(const RecurrenceBackwardArgs a) {
+__global__ void __launch_bounds__(max_threads_for(KREG), 1) persistent_backward_kernel(const RecurrenceBackwardArgs a) {
   extern __shared__ float4 smem_raw[];
   __shared__ int len_s[ROWS];
   constexpr int kItems = (ROWS + 3) / 4;  // (row, unit) items per thread: ROWS HP items over 4 HP threads
@@ -447,13 +464,13 @@ __global__ void __launch_bounds__(kMaxThreads, 1) persistent_backward_kernel(con
 
 // ============================================================ host side: plans
 std::size_t forward_smem_bytes(int H, int rows) {
-  const std::size_t HP = padded_hidden(H), NT = 4 * HP, kreg = register_columns(H);
+  const std::size_t HP = padded_hidden(H), NT = 4 * HP, kreg = register_columns(H, rows);
   const std::size_t KT = HP > kreg ? HP - kreg : 0;
   return sizeof(float) * (rows * (2 * HP + NT) + KT * NT + NT * kStagePitch);
 }
 
 std::size_t backward_smem_bytes(int H, int rows) {
-  const std::size_t HP = padded_hidden(H), NT = 4 * HP, kreg = register_columns(H);
+  const std::size_t HP = padded_hidden(H), NT = 4 * HP, kreg = register_columns(H, rows);
   const std::size_t KT = HP > kreg ? HP - kreg : 0;
   return sizeof(float) * (rows * (2 * HP + 2 * NT) + KT * NT);
 }
@@ -461,31 +478,40 @@ std::size_t backward_smem_bytes(int H, int rows) {
 using ForwardKernel = void (*)(RecurrenceForwardArgs);
 using BackwardKernel = void (*)(RecurrenceBackwardArgs);
 
-template <int KREG>
-ForwardKernel forward_kernel_rows(int rows) {
-  switch (rows) {
-    case 1: return persistent_forward_kernel<KREG, 1>;
-    case 2: return persistent_forward_kernel<KREG, 2>;
-    case 4: return persistent_forward_kernel<KREG, 4>;
-    default: return persistent_forward_kernel<KREG, 8>;
-  }
-}
-
-template <int KREG>
-BackwardKernel backward_kernel_rows(int rows) {
-  switch (rows) {
-    case 1: return persistent_backward_kernel<KREG, 1>;
-    case 2: return persistent_backward_kernel<KREG, 2>;
-    case 4: return persistent_backward_kernel<KREG, 4>;
-    default: return persistent_backward_kernel<KREG, 8>;
-  }
-}
-
+// The instantiated kernels: KREG = 32 (H <= 32) with 1, 2, 4 or 8 rows; KREG = 64 with 1,
+// 2 or 4 rows and KREG = 48 with 8 rows (H > 32; see register_columns).
 ForwardKernel forward_kernel(int H, int rows) {
-  return register_columns(H) == 32 ? forward_kernel_rows<32>(rows) : forward_kernel_rows<64>(rows);
+  if (register_columns(H, rows) == 32) {
+    switch (rows) {
+      case 1: return persistent_forward_kernel<32, 1>;
+      case 2: return persistent_forward_kernel<32, 2>;
+      case 4: return persistent_forward_kernel<32, 4>;
+      default: return persistent_forward_kernel<32, 8>;
+    }
+  }
+  switch (rows) {
+    case 1: return persistent_forward_kernel<64, 1>;
+    case 2: return persistent_forward_kernel<64, 2>;
+    case 4: return persistent_forward_kernel<64, 4>;
+    default: return persistent_forward_kernel<48, 8>;
+  }
 }
+
 BackwardKernel backward_kernel(int H, int rows) {
-  return register_columns(H) == 32 ? backward_kernel_rows<32>(rows) : backward_kernel_rows<64>(rows);
+  if (register_columns(H, rows) == 32) {
+    switch (rows) {
+      case 1: return persistent_backward_kernel<32, 1>;
+      case 2: return persistent_backward_kernel<32, 2>;
+      case 4: return persistent_backward_kernel<32, 4>;
+      default: return persistent_backward_kernel<32, 8>;
+    }
+  }
+  switch (rows) {
+    case 1: return persistent_backward_kernel<64, 1>;
+    case 2: return persistent_backward_kernel<64, 2>;
+    case 4: return persistent_backward_kernel<64, 4>;
+    default: return persistent_backward_kernel<48, 8>;
+  }
 }
 
 // Per-block shared-memory limit (opt-in) of the current device, cached per device.
@@ -502,24 +528,42 @@ int smem_optin_bytes() {
   return v;
 }
 
-// Resident blocks per multiprocessor of `kernel` at this launch shape, cached per device
-// and shape. First raises the kernel's dynamic shared-memory limit to the device's opt-in
-// maximum (needed for launches above 48 KB; the same value every time, so a launch of any
-// size that passed this check may follow).
+// Probes one configuration on the current device, cached per device, kernel and shape:
+// the kernel's static shared memory and local memory (cudaFuncGetAttributes), then raises
+// its dynamic limit to what the opt-in size leaves beside the static bytes (CUDA refuses a
+// limit whose sum with them exceeds the opt-in size), then asks the occupancy calculator.
+// A failing CUDA call does not throw: the option gets blocks_per_sm = -1 and the error is
+// cleared, so the caller falls back to the general path.
 template <class Kernel>
-int blocks_per_sm(Kernel kernel, int threads, std::size_t smem) {
+launch::PersistentOption probe(Kernel kernel, int rows, int threads, std::size_t dynamic_bytes) {
   static std::mutex mu;
-  static std::map<std::tuple<int, const void*, int, std::size_t>, int> cache;
+  static std::map<std::tuple<int, const void*, int, std::size_t>, launch::PersistentOption> cache;
   const int device = ::fg::cuda::current_device();
-  const auto key = std::make_tuple(device, reinterpret_cast<const void*>(kernel), threads, smem);
+  const auto key = std::make_tuple(device, reinterpret_cast<const void*>(kernel), threads, dynamic_bytes);
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
-  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_optin_bytes()));
-  int n = 0;
-  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, threads, smem));
-  cache[key] = n;
-  return n;
+  launch::PersistentOption o;
+  o.rows = rows;
+  o.dynamic_bytes = dynamic_bytes;
+  o.blocks_per_sm = -1;
+  cudaFuncAttributes attr{};
+  if (cudaFuncGetAttributes(&attr, kernel) == cudaSuccess) {
+    o.static_bytes = attr.sharedSizeBytes;
+    o.spills = attr.localSizeBytes > 0;
+    const std::size_t optin = static_cast<std::size_t>(smem_optin_bytes());
+    const std::size_t limit = launch::dynamic_smem_limit(optin, o.static_bytes);
+    int n = 0;
+    if (dynamic_bytes <= limit &&
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(limit)) ==
+            cudaSuccess &&
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, threads, dynamic_bytes) == cudaSuccess) {
+      o.blocks_per_sm = n;
+    }
+  }
+  if (o.blocks_per_sm < 0) (void)cudaGetLastError();  // a failed probe must not fail the next launch's check
+  cache[key] = o;
+  return o;
 }
 
 template <class Kernel>
@@ -528,6 +572,7 @@ struct Plan {
   int rows = 0, threads = 0;
   unsigned blocks = 0;
   std::size_t smem = 0;
+  std::string why;  // rows == 0: why nothing fits
 };
 
 // Rows per block forced by FG_CUDA_LSTM_ROWS (1, 2, 4 or 8; tests use it to reach every
@@ -542,32 +587,54 @@ int forced_rows() {
   return std::stoi(v);
 }
 
-// The fewest rows per block (1, 2, 4, 8) whose blocks all fit on the device at once (one
-// wave: every step of every block runs concurrently); if even 8 rows need several waves,
-// 8 rows. A plan with rows == 0 means nothing fits (the caller falls back).
+// The configuration to launch (launch::choose_persistent_rows says which; every rule is
+// tested host-side in tests/test_launch_limits.cpp). rows == 0: nothing fits.
 template <class Kernel>
-Plan<Kernel> choose_plan(int H, std::int64_t B, Kernel (*kernel_for)(int, int), std::size_t (*smem_for)(int, int)) {
-  Plan<Kernel> best;
+Plan<Kernel> choose_plan(int H, std::int64_t B, int forced, Kernel (*kernel_for)(int, int),
+                         std::size_t (*smem_for)(int, int)) {
   const int threads = 4 * padded_hidden(H);
-  const int forced = forced_rows();
+  std::vector<launch::PersistentOption> options;
   for (int rows : {1, 2, 4, 8}) {
     if (forced > 0 && rows != forced) continue;
-    const std::size_t smem = smem_for(H, rows);
-    if (smem > static_cast<std::size_t>(smem_optin_bytes())) break;
-    Kernel kernel = kernel_for(H, rows);
-    const int per_sm = blocks_per_sm(kernel, threads, smem);
-    if (per_sm <= 0) break;
-    const std::int64_t blocks = (B + rows - 1) / rows;
-    best = Plan<Kernel>{kernel, rows, threads, static_cast<unsigned>(blocks), smem};
-    if (blocks <= static_cast<std::int64_t>(per_sm) * ::fg::cuda::sm_count()) break;
+    options.push_back(probe(kernel_for(H, rows), rows, threads, smem_for(H, rows)));
   }
-  return best;
+  const launch::PersistentChoice c = launch::choose_persistent_rows(
+      options, static_cast<std::size_t>(smem_optin_bytes()), ::fg::cuda::sm_count(), B, forced);
+  Plan<Kernel> plan;
+  plan.why = c.why;
+  if (c.rows == 0) return plan;
+  plan.kernel = kernel_for(H, c.rows);
+  plan.rows = c.rows;
+  plan.threads = threads;
+  plan.blocks = static_cast<unsigned>((B + c.rows - 1) / c.rows);
+  plan.smem = smem_for(H, c.rows);
+  return plan;
 }
 
-void require_int_sizes(std::int64_t steps, std::int64_t batch, const char* what) {
-  FG_CUDA_REQUIRE(steps <= 0x7fffffff && batch <= 0x7fffffff,
-                  std::string(what) + ": the persistent LSTM kernel takes fewer than 2^31 steps and sequences, got T = " +
-                      std::to_string(steps) + ", B = " + std::to_string(batch));
+// One line on stderr per distinct message: the persistent path was not taken.
+void note_fallback(const std::string& message) {
+  static std::mutex mu;
+  static std::set<std::string> said;
+  std::lock_guard<std::mutex> lock(mu);
+  if (said.insert(message).second) std::fprintf(stderr, "fusegrad: note: %s\n", message.c_str());
+}
+
+bool require_int_sizes(std::int64_t steps, std::int64_t batch) { return steps <= 0x7fffffff && batch <= 0x7fffffff; }
+
+// Launches a plan's kernel; false (after one logged line) when the launch was refused.
+template <class Kernel, class Args>
+bool launch_plan(const Plan<Kernel>& plan, const Args& args, const char* what) {
+  plan.kernel<<<plan.blocks, plan.threads, plan.smem, ::fg::cuda::current_stream()>>>(args);
+  const cudaError_t err = cudaGetLastError();  // launch-configuration errors surface here, at once
+  if (err != cudaSuccess) {
+    note_fallback(std::string(what) + ": the persistent kernel's launch was refused (" + cudaGetErrorName(err) +
+                  ": " + cudaGetErrorString(err) + ", hidden size " + std::to_string(args.hidden) + ", " +
+                  std::to_string(plan.rows) + " rows per block, " + std::to_string(plan.smem) +
+                  " bytes of shared memory); using the general path");
+    return false;
+  }
+  CUDA_CHECK_LAUNCH(what);  // with FG_CUDA_LAUNCH_BLOCKING=1, waits and reports errors inside the kernel
+  return true;
 }
 
 }  // namespace
@@ -575,31 +642,65 @@ void require_int_sizes(std::int64_t steps, std::int64_t batch, const char* what)
 bool persistent_supported(std::int64_t hidden) {
   if (hidden < 1 || hidden > kMaxPersistentHidden) return false;
   const int H = static_cast<int>(hidden);
-  const std::size_t optin = static_cast<std::size_t>(smem_optin_bytes());
-  if (forward_smem_bytes(H, 1) > optin || backward_smem_bytes(H, 1) > optin) return false;
   const int threads = 4 * padded_hidden(H);
-  return blocks_per_sm(forward_kernel(H, 1), threads, forward_smem_bytes(H, 1)) > 0 &&
-         blocks_per_sm(backward_kernel(H, 1), threads, backward_smem_bytes(H, 1)) > 0;
+  const std::size_t optin = static_cast<std::size_t>(smem_optin_bytes());
+  const auto f = probe(forward_kernel(H, 1), 1, threads, forward_smem_bytes(H, 1));
+  const auto b = probe(backward_kernel(H, 1), 1, threads, backward_smem_bytes(H, 1));
+  if (launch::persistent_option_fits(f, optin) && launch::persistent_option_fits(b, optin)) return true;
+  note_fallback("the persistent LSTM kernels cannot run at hidden size " + std::to_string(H) +
+                " on this device (forward: " + std::to_string(f.dynamic_bytes + f.static_bytes) +
+                " bytes of shared memory, " + std::to_string(f.blocks_per_sm) + " blocks/SM; backward: " +
+                std::to_string(b.dynamic_bytes + b.static_bytes) + " bytes, " + std::to_string(b.blocks_per_sm) +
+                " blocks/SM; opt-in limit " + std::to_string(optin) + " bytes); using the general path");
+  return false;
 }
 
-void persistent_forward(const RecurrenceForwardArgs& args) {
-  if (args.batch == 0) return;
-  require_int_sizes(args.steps, args.batch, "lstm_recurrence_forward");
-  const auto plan = choose_plan<ForwardKernel>(args.hidden, args.batch, forward_kernel, forward_smem_bytes);
-  FG_CUDA_REQUIRE(plan.rows > 0, "lstm_recurrence_forward: the persistent kernel does not fit hidden size " +
-                                     std::to_string(args.hidden) + " on this device");
-  plan.kernel<<<plan.blocks, plan.threads, plan.smem, ::fg::cuda::current_stream()>>>(args);
-  CUDA_CHECK_LAUNCH("lstm persistent_forward_kernel");
+bool persistent_forward(const RecurrenceForwardArgs& args) {
+  if (args.batch == 0) return true;
+  if (!require_int_sizes(args.steps, args.batch)) {
+    note_fallback("lstm_recurrence_forward: T = " + std::to_string(args.steps) + ", B = " + std::to_string(args.batch) +
+                  " exceed the persistent kernel's 2^31 limit; using the general path");
+    return false;
+  }
+  const auto plan = choose_plan<ForwardKernel>(args.hidden, args.batch, forced_rows(), forward_kernel,
+                                               forward_smem_bytes);
+  if (plan.rows == 0) {
+    note_fallback("lstm_recurrence_forward: no persistent configuration fits hidden size " +
+                  std::to_string(args.hidden) + " (" + plan.why + "); using the general path");
+    return false;
+  }
+  return launch_plan(plan, args, "lstm persistent_forward_kernel");
 }
 
-void persistent_backward(const RecurrenceBackwardArgs& args) {
-  if (args.batch == 0) return;
-  require_int_sizes(args.steps, args.batch, "lstm_recurrence_backward");
-  const auto plan = choose_plan<BackwardKernel>(args.hidden, args.batch, backward_kernel, backward_smem_bytes);
-  FG_CUDA_REQUIRE(plan.rows > 0, "lstm_recurrence_backward: the persistent kernel does not fit hidden size " +
-                                     std::to_string(args.hidden) + " on this device");
-  plan.kernel<<<plan.blocks, plan.threads, plan.smem, ::fg::cuda::current_stream()>>>(args);
-  CUDA_CHECK_LAUNCH("lstm persistent_backward_kernel");
+bool persistent_backward(const RecurrenceBackwardArgs& args) {
+  if (args.batch == 0) return true;
+  if (!require_int_sizes(args.steps, args.batch)) {
+    note_fallback("lstm_recurrence_backward: T = " + std::to_string(args.steps) + ", B = " +
+                  std::to_string(args.batch) + " exceed the persistent kernel's 2^31 limit; using the general path");
+    return false;
+  }
+  const auto plan = choose_plan<BackwardKernel>(args.hidden, args.batch, forced_rows(), backward_kernel,
+                                                backward_smem_bytes);
+  if (plan.rows == 0) {
+    note_fallback("lstm_recurrence_backward: no persistent configuration fits hidden size " +
+                  std::to_string(args.hidden) + " (" + plan.why + "); using the general path");
+    return false;
+  }
+  return launch_plan(plan, args, "lstm persistent_backward_kernel");
+}
+
+std::vector<launch::KernelLaunchShape> persistent_kernel_reports(int hidden) {
+  std::vector<launch::KernelLaunchShape> out;
+  const int threads = 4 * padded_hidden(hidden);
+  for (int rows : {1, 2, 4, 8}) {
+    const auto f = probe(forward_kernel(hidden, rows), rows, threads, forward_smem_bytes(hidden, rows));
+    const auto b = probe(backward_kernel(hidden, rows), rows, threads, backward_smem_bytes(hidden, rows));
+    out.push_back({"lstm persistent_forward H=" + std::to_string(hidden) + " rows=" + std::to_string(rows),
+                   reinterpret_cast<const void*>(forward_kernel(hidden, rows)), threads, f.dynamic_bytes});
+    out.push_back({"lstm persistent_backward H=" + std::to_string(hidden) + " rows=" + std::to_string(rows),
+                   reinterpret_cast<const void*>(backward_kernel(hidden, rows)), threads, b.dynamic_bytes});
+  }
+  return out;
 }
 
 }  // namespace fg::kernels::cuda_detail::lstm

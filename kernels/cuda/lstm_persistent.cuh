@@ -5,6 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
+
+#include "kernels/cuda/launch_limits.h"
 
 namespace fg::kernels::cuda_detail::lstm {
 
@@ -49,14 +52,22 @@ struct RecurrenceBackwardArgs {
   float* grad_c0 = nullptr;              // [B, H] or null
 };
 
-// True when hidden size H fits the persistent kernels on the current device (H <= 128 and
-// the shared memory of the smallest configuration fits the device's per-block limit).
+// True when hidden size H fits the persistent kernels on the current device (H <= 128, and
+// the smallest configuration's static + dynamic shared memory fits the device's opt-in
+// limit and its occupancy probe succeeds). Never throws for a device that cannot run them:
+// it logs one line ("fusegrad: note: ...") and returns false.
 bool persistent_supported(std::int64_t hidden);
 
 // The whole recurrence, one launch each. The backward writes grad_gates_x, da_first,
 // grad_h0 and grad_c0; grad_w_hh and grad_bias are formed afterwards from grad_gates_x
 // by the caller (kernels/cuda/lstm.cu), off the serial path.
-void persistent_forward(const RecurrenceForwardArgs& args);
-void persistent_backward(const RecurrenceBackwardArgs& args);
+// Return false, after one logged line and without writing anything, when no persistent
+// configuration fits or the launch is refused: the caller then runs the general path.
+bool persistent_forward(const RecurrenceForwardArgs& args);
+bool persistent_backward(const RecurrenceBackwardArgs& args);
+
+// Every configuration (rows 1, 2, 4, 8) of both kernels at hidden size H, with its launch
+// shape, for the resource report of tools/gpu-check.sh (bench/cuda_kernel_report.cpp).
+std::vector<launch::KernelLaunchShape> persistent_kernel_reports(int hidden);
 
 }  // namespace fg::kernels::cuda_detail::lstm

@@ -34,8 +34,10 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/kernel_limits.h"
 #include "kernels/mfn.h"
 
 namespace fg::kernels::cuda {
@@ -45,7 +47,6 @@ using namespace cuda_detail;
 namespace {
 
 constexpr int kMfnThreads = 256;  // 8 warps
-constexpr int kMaxSmemBytes = 48 * 1024;
 
 __device__ __forceinline__ float sigmoid_f(float x) { return 1.f / (1.f + expf(-x)); }
 
@@ -237,14 +238,30 @@ __global__ void __launch_bounds__(kMfnThreads)
   }
 }
 
-// Examples per block: as many as fit (4, 2 or 1) in the shared memory every device grants.
-int examples_per_block(std::int64_t floats_per_example, const char* kernel) {
-  for (int nb : {4, 2, 1})
-    if (static_cast<std::int64_t>(nb) * floats_per_example * 4 <= kMaxSmemBytes) return nb;
+// Examples per block: as many as fit (4, 2 or 1) in the shared memory every device grants
+// (48 KiB) beside the kernel's own static shared memory. kernel_for(nb) is the kernel
+// that would run with nb examples per block.
+template <class KernelFor>
+int examples_per_block(std::int64_t floats_per_example, KernelFor kernel_for, const char* kernel) {
+  std::size_t limit = 0;
+  for (int nb : {4, 2, 1}) {
+    limit = launch::dynamic_smem_limit(launch::kDefaultSmemPerBlock,
+                                       static_smem_bytes(reinterpret_cast<const void*>(kernel_for(nb))));
+    if (static_cast<std::size_t>(nb * floats_per_example) * sizeof(float) <= limit) return nb;
+  }
   FG_CUDA_REQUIRE(false, std::string(kernel) + ": the memory and gate sizes need " +
                              std::to_string(floats_per_example * 4) +
-                             " bytes of shared memory per example, more than the 48 KiB of one block");
+                             " bytes of shared memory per example, more than the " + std::to_string(limit) +
+                             " bytes one block has beside the kernel's own");
   return 1;
+}
+
+auto forward_kernel_for(int nb) {
+  return nb == 4 ? gated_memory_forward_kernel<4> : nb == 2 ? gated_memory_forward_kernel<2> : gated_memory_forward_kernel<1>;
+}
+auto backward_kernel_for(int nb) {
+  return nb == 4 ? gated_memory_backward_kernel<4>
+                 : nb == 2 ? gated_memory_backward_kernel<2> : gated_memory_backward_kernel<1>;
 }
 
 }  // namespace
@@ -255,7 +272,7 @@ void gated_memory_forward(DType dt, GatedMemoryShape s, const void* gate_x, cons
   require_f32(dt, "gated_memory_forward");
   if (s.steps == 0 || s.batch == 0) return;
   const std::int64_t G = s.gate1 + s.gate2;
-  const int nb = examples_per_block(s.memory + G, "gated_memory_forward");
+  const int nb = examples_per_block(s.memory + G, forward_kernel_for, "gated_memory_forward");
   const unsigned blocks = static_cast<unsigned>(ceil_div(s.batch, nb));
   const std::size_t smem = static_cast<std::size_t>(nb * (s.memory + G)) * sizeof(float);
   auto f = [](const void* p) { return static_cast<const float*>(p); };
@@ -264,9 +281,7 @@ void gated_memory_forward(DType dt, GatedMemoryShape s, const void* gate_x, cons
         s, f(gate_x), f(u_hat), f(w_u), f(w1), f(b1), f(w2), f(b2), f(drop), lengths, static_cast<float*>(u_all),
         static_cast<float*>(pre), static_cast<float*>(gammas));
   };
-  if (nb == 4) launch(gated_memory_forward_kernel<4>);
-  else if (nb == 2) launch(gated_memory_forward_kernel<2>);
-  else launch(gated_memory_forward_kernel<1>);
+  launch(forward_kernel_for(nb));
   CUDA_CHECK_LAUNCH("gated_memory_forward_kernel");
 }
 
@@ -277,7 +292,7 @@ void gated_memory_backward(DType dt, GatedMemoryShape s, const void* u_hat, cons
   require_f32(dt, "gated_memory_backward");
   if (s.steps == 0 || s.batch == 0) return;
   const std::int64_t G = s.gate1 + s.gate2;
-  const int nb = examples_per_block(3 * s.memory + G, "gated_memory_backward");
+  const int nb = examples_per_block(3 * s.memory + G, backward_kernel_for, "gated_memory_backward");
   const unsigned blocks = static_cast<unsigned>(ceil_div(s.batch, nb));
   const std::size_t smem = static_cast<std::size_t>(nb * (3 * s.memory + G)) * sizeof(float);
   auto f = [](const void* p) { return static_cast<const float*>(p); };
@@ -286,10 +301,23 @@ void gated_memory_backward(DType dt, GatedMemoryShape s, const void* u_hat, cons
         s, f(u_hat), f(w_u), f(w1), f(w2), f(drop), lengths, f(u_all), f(pre), f(gammas), f(grad_u_all),
         static_cast<float*>(grad_gate_x), static_cast<float*>(grad_u_hat), static_cast<float*>(grad_z));
   };
-  if (nb == 4) launch(gated_memory_backward_kernel<4>);
-  else if (nb == 2) launch(gated_memory_backward_kernel<2>);
-  else launch(gated_memory_backward_kernel<1>);
+  launch(backward_kernel_for(nb));
   CUDA_CHECK_LAUNCH("gated_memory_backward_kernel");
+}
+
+std::vector<launch::KernelLaunchShape> mfn_launch_shapes() {
+  // MOSI sizes of MFN (memory 128, gates 2 x 64 hidden): the shapes the example trains with
+  const std::int64_t M = 128, G = 128;
+  std::vector<launch::KernelLaunchShape> out;
+  for (int nb : {4, 2, 1}) {
+    out.push_back({"gated_memory_forward M=128 G=128 examples/block=" + std::to_string(nb),
+                   reinterpret_cast<const void*>(forward_kernel_for(nb)), kMfnThreads,
+                   static_cast<std::size_t>(nb * (M + G)) * sizeof(float)});
+    out.push_back({"gated_memory_backward M=128 G=128 examples/block=" + std::to_string(nb),
+                   reinterpret_cast<const void*>(backward_kernel_for(nb)), kMfnThreads,
+                   static_cast<std::size_t>(nb * (3 * M + G)) * sizeof(float)});
+  }
+  return out;
 }
 
 }  // namespace fg::kernels::cuda

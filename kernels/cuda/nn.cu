@@ -18,13 +18,17 @@
 // over the row, one pass writing y. Backward, fused: each block owns a contiguous range
 // of rows; per row it reduces sum(g) and sum(g xhat), writes gx, and accumulates
 // gy xhat and gy for its columns into a per-block partial row (in shared memory when
-// 2 n floats fit, else in its own row of a global buffer; each column belongs to one
+// 2 n floats fit beside the kernel's static shared memory in the default 48 KiB, else in
+// its own row of a global buffer; each column belongs to one
 // thread, so no atomics). A second kernel adds the blocks' partial rows in block order
 // (in double): ggamma and gbeta are deterministic.
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/kernel_limits.h"
 #include "kernels/nn.h"
 
 namespace fg::kernels::cuda {
@@ -194,6 +198,13 @@ __global__ void layer_norm_backward_kernel(long long rows, long long n, long lon
   }
 }
 
+// Dynamic shared memory the layer-norm backward may take without opting in: 48 KiB less
+// the kernel's static shared memory (block_allreduce's scratch, 272 bytes on sm_90).
+std::size_t layer_norm_backward_smem_limit() {
+  return launch::dynamic_smem_limit(launch::kDefaultSmemPerBlock,
+                                    static_smem_bytes(reinterpret_cast<const void*>(layer_norm_backward_kernel)));
+}
+
 // ggamma[j] = sum_b part_gamma[b, j], gbeta likewise, in block order.
 __global__ void layer_norm_param_grads_kernel(long long n, long long blocks, const float* part_gamma,
                                               const float* part_beta, float* ggamma, float* gbeta) {
@@ -295,7 +306,7 @@ void layer_norm_backward(DType dt, std::int64_t rows, std::int64_t n, const void
   const std::size_t partial_bytes = want_params ? static_cast<std::size_t>(used_blocks * n) * sizeof(float) : 0;
   ::fg::cuda::DeviceBuffer part_gamma(partial_bytes), part_beta(partial_bytes);
   const std::size_t smem_bytes = static_cast<std::size_t>(2 * n) * sizeof(float);
-  const bool use_smem = want_params && smem_bytes <= 48 * 1024;
+  const bool use_smem = want_params && smem_bytes <= layer_norm_backward_smem_limit();
   layer_norm_backward_kernel<<<static_cast<unsigned>(used_blocks), threads, use_smem ? smem_bytes : 0, s>>>(
       rows, n, rows_per_block, use_smem, static_cast<const float*>(x), static_cast<const float*>(gamma),
       static_cast<const float*>(mean), static_cast<const float*>(rstd), static_cast<const float*>(gy),
@@ -307,6 +318,22 @@ void layer_norm_backward(DType dt, std::int64_t rows, std::int64_t n, const void
                                                                    static_cast<float*>(gbeta));
     CUDA_CHECK_LAUNCH("layer_norm_param_grads_kernel");
   }
+}
+
+std::int64_t layer_norm_backward_max_smem_n() {
+  return static_cast<std::int64_t>(layer_norm_backward_smem_limit() / (2 * sizeof(float)));
+}
+
+std::vector<launch::KernelLaunchShape> nn_launch_shapes() {
+  std::vector<launch::KernelLaunchShape> out;
+  const std::int64_t n_max = layer_norm_backward_max_smem_n();
+  for (std::int64_t n : {std::int64_t{768}, n_max}) {
+    const int threads = static_cast<int>(std::min<std::int64_t>(kThreads, (n + 31) / 32 * 32));
+    out.push_back({"layer_norm_backward n=" + std::to_string(n) + " (partials in shared memory)",
+                   reinterpret_cast<const void*>(layer_norm_backward_kernel), threads,
+                   static_cast<std::size_t>(2 * n) * sizeof(float)});
+  }
+  return out;
 }
 
 }  // namespace fg::kernels::cuda

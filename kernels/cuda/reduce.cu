@@ -358,7 +358,7 @@ void reduce_backward(ReduceOp op, DType dt, AxisView v, std::int64_t correction,
   const std::int64_t* ip = idx;
   const auto* gf = static_cast<const float*>(gout);
   auto* gxf = static_cast<float*>(gx);
-  if (fits_int32(total)) {
+  if (grid_stride_int32_ok(total)) {
     reduce_backward_kernel<int><<<grid_for(total), kThreads, 0, s>>>(
         op, static_cast<int>(v.n), static_cast<int>(v.inner), static_cast<int>(total), count, var_denominator, xf, of,
         ip, gf, mean.as<float>(), gxf);

@@ -216,7 +216,7 @@ void permute_copy(DType dt, const PermutePlan& plan, const void* x, void* y) {
   const cudaStream_t s = ::fg::cuda::current_stream();
   with_word(dt, [&](auto word) {
     using U = decltype(word);
-    if (fits_int32(plan.numel)) {
+    if (grid_stride_int32_ok(plan.numel)) {
       permute_kernel<U, int><<<grid_for(plan.numel), kThreads, 0, s>>>(plan, static_cast<int>(plan.numel),
                                                                        static_cast<const U*>(x), static_cast<U*>(y));
     } else {
@@ -243,7 +243,7 @@ void axis_copy(DType dt, std::int64_t outer, std::int64_t inner, const void* src
       return;
     }
     const std::int64_t largest = std::max(outer * src_n * inner, outer * dst_n * inner);
-    if (fits_int32(largest)) {
+    if (fits_int32(largest) && grid_stride_int32_ok(total)) {
       axis_copy_kernel<U, int><<<grid_for(total), kThreads, 0, s>>>(
           static_cast<int>(total), static_cast<int>(block_len), sp, static_cast<int>(src_n * inner),
           static_cast<int>(src_start * inner), dp, static_cast<int>(dst_n * inner), static_cast<int>(dst_start * inner));
