@@ -244,9 +244,9 @@ TEST_CASE("MFCC pipeline matches an independent numpy implementation (tests/refe
       f.write(reinterpret_cast<const char*>(x.data()), static_cast<std::streamsize>(x.size() * sizeof(float)));
     }
     const std::string cmd = fmt::format(
-        "/usr/bin/python3 {}/tests/reference/mfcc_numpy.py {} {} --sample-rate {} --frame-ms {} --hop-ms {} "
+        "'{}' {}/tests/reference/mfcc_numpy.py {} {} --sample-rate {} --frame-ms {} --hop-ms {} "
         "--preemphasis {} --filters {} --coeffs {} --low-hz {} --high-hz {} --log-floor {}",
-        FG_SOURCE_DIR, in, out, cfg.sample_rate, cfg.frame_ms, cfg.hop_ms, cfg.preemphasis, cfg.num_filters,
+        FG_PYTHON, FG_SOURCE_DIR, in, out, cfg.sample_rate, cfg.frame_ms, cfg.hop_ms, cfg.preemphasis, cfg.num_filters,
         cfg.num_coeffs, cfg.low_hz, cfg.high_hz, cfg.log_floor);
     REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0,
                     "the numpy reference failed: " << cmd << " (needs python3-numpy: tools/setup.sh installs it)");

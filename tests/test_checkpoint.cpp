@@ -379,7 +379,7 @@ TEST_CASE("checkpoint: errors name the file and the problem, and leave model and
 
 TEST_CASE("checkpoint: PyTorch loads our weights by name, and we load PyTorch's") {
 #if !FG_HAVE_TORCH
-  FAIL("PyTorch is missing: /usr/bin/python3 could not import torch when this build was configured. Install "
+  FAIL("PyTorch is missing: " FG_PYTHON " could not import torch when this build was configured. Install "
        "python3-torch and python3-numpy (tools/setup.sh) and re-run cmake.");
 #endif
   TempDir dir;
@@ -395,7 +395,7 @@ TEST_CASE("checkpoint: PyTorch loads our weights by name, and we load PyTorch's"
   save_checkpoint(dir.file("ours.safetensors"), net, &opt, {{"epoch", "3"}});
   save_safetensors(dir.file("ours_io.safetensors"), {{"ids", ids}, {"feats", feats}, {"out", net.forward(ids, feats)}});
 
-  const std::string cmd = "/usr/bin/python3 " + std::string(FG_SOURCE_DIR) + "/tests/reference/torch_checkpoint.py" +
+  const std::string cmd = "'" FG_PYTHON "' " + std::string(FG_SOURCE_DIR) + "/tests/reference/torch_checkpoint.py" +
                           " --ours " + dir.file("ours.safetensors") + " --ours-io " + dir.file("ours_io.safetensors") +
                           " --write " + dir.file("torch.safetensors");
   MESSAGE(cmd);

@@ -44,7 +44,7 @@ namespace {
 
 const SafetensorsFile& bert_fixture() {
 #if !FG_HAVE_TORCH
-  FAIL("PyTorch reference fixtures are missing: /usr/bin/python3 could not import torch when this build was "
+  FAIL("PyTorch reference fixtures are missing: " FG_PYTHON " could not import torch when this build was "
        "configured. Install python3-torch and python3-numpy (tools/setup.sh) and re-run cmake.");
 #endif
   static const SafetensorsFile f = load_safetensors(std::string(FG_REFERENCE_DIR) + "/bert.safetensors");

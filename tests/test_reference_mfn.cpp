@@ -50,7 +50,7 @@ models::MFNConfig config_from(const nlohmann::json& p) {
 
 TEST_CASE("reference vs PyTorch [mfn]: output and gradients of every input and parameter") {
 #if !FG_HAVE_TORCH
-  FAIL("PyTorch reference fixtures are missing: /usr/bin/python3 could not import torch when this build was "
+  FAIL("PyTorch reference fixtures are missing: " FG_PYTHON " could not import torch when this build was "
        "configured. Install python3-torch and python3-numpy (tools/setup.sh) and re-run cmake.");
 #endif
   const std::string path = std::string(FG_REFERENCE_DIR) + "/mfn.safetensors";

@@ -51,12 +51,13 @@ import os
 import pickle
 import sys
 
-import numpy as np
-
 try:
+    import numpy as np
     import h5py
-except ImportError:  # pragma: no cover - depends on the machine
-    sys.exit("convert_mmsa.py: needs h5py (Debian: apt-get install python3-h5py)")
+except ImportError as e:  # pragma: no cover - depends on the machine
+    sys.exit(f"convert_mmsa.py: {sys.executable} cannot import {e.name} ({e}). Run it with Debian's /usr/bin/python3, "
+             "which has python3-numpy and python3-h5py (apt-get install python3-numpy python3-h5py; tools/setup.sh "
+             "installs them): /usr/bin/python3 tools/convert_mmsa.py ...")
 
 FORMAT_NAME = "fusegrad.multimodal"
 FORMAT_VERSION = 1

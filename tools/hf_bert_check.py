@@ -22,6 +22,9 @@ The exit status is 0 only if every comparison passed.
 Run it on a machine with transformers and PyTorch (e.g. a lent GPU machine), from the
 repository root after building (tools/gpu-check.sh builds into build-gpu):
     python3 tools/hf_bert_check.py --bert-check build-gpu/bert_check --cuda
+Without --bert-check it runs build/bert_check of this repository (from any current folder),
+and stops with a message saying how to build it when it is not there. It needs numpy and
+PyTorch: on Debian, /usr/bin/python3 with python3-numpy and python3-torch.
 Without transformers, --replica uses the PyTorch replica of modeling_bert.py that the CI
 reference tests use (tests/reference/ref_bert.py) instead: it checks the plumbing (files,
 names, the driver), not transformers itself.
@@ -33,10 +36,16 @@ import pathlib
 import subprocess
 import sys
 
-import numpy as np
-import torch
+try:
+    import numpy as np
+    import torch
+except ImportError as e:  # pragma: no cover - depends on the machine
+    sys.exit(f"hf_bert_check: {sys.executable} cannot import {e.name} ({e}). Run it with an interpreter that has "
+             "numpy and PyTorch: Debian's /usr/bin/python3 (apt-get install python3-numpy python3-torch; "
+             "tools/setup.sh installs them), e.g. /usr/bin/python3 tools/hf_bert_check.py --replica")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+DEFAULT_BERT_CHECK = ROOT / "build" / "bert_check"
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
 import st_writer  # noqa: E402  (numpy-only safetensors writer)
 
@@ -112,13 +121,21 @@ def build_replica(model_dir, gen):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bert-check", default=str(ROOT / "build-gpu" / "bert_check"),
-                    help="the C++ driver (examples/bert_check.cpp built); default build-gpu/bert_check")
+    ap.add_argument("--bert-check", default=str(DEFAULT_BERT_CHECK),
+                    help="the C++ driver (examples/bert_check.cpp built); default build/bert_check in the "
+                         "repository, whatever the current folder (tools/gpu-check.sh passes build-gpu/bert_check)")
     ap.add_argument("--out", default="/tmp/fusegrad_hf_bert_check", help="folder for the model and the data file")
     ap.add_argument("--cuda", action="store_true", help="also compare our float32 CUDA run (tolerance 1e-4)")
     ap.add_argument("--replica", action="store_true",
                     help="use the PyTorch replica instead of transformers (machines without transformers)")
     args = ap.parse_args()
+    # before any PyTorch work: the driver must be there
+    if not (os.path.isfile(args.bert_check) and os.access(args.bert_check, os.X_OK)):
+        default = args.bert_check == str(DEFAULT_BERT_CHECK)
+        sys.exit(f"hf_bert_check: the C++ driver {args.bert_check} is not built"
+                 + (f" (the default, build/bert_check in {ROOT})" if default else "")
+                 + ". Build it with: cmake --build build --target bert_check (tools/setup.sh configures build/), "
+                 "or pass --bert-check PATH, e.g. --bert-check build-gpu/bert_check after tools/gpu-check.sh")
 
     torch.set_default_dtype(torch.float32)
     gen = torch.Generator().manual_seed(1234)

@@ -29,7 +29,7 @@ const SafetensorsFile& fixture(const std::string& family) {
   auto it = files.find(family);
   if (it != files.end()) return it->second;
 #if !FG_HAVE_TORCH
-  FAIL("PyTorch reference fixtures are missing: /usr/bin/python3 could not import torch when this build was "
+  FAIL("PyTorch reference fixtures are missing: " FG_PYTHON " could not import torch when this build was "
        "configured. Install python3-torch and python3-numpy (tools/setup.sh) and re-run cmake.");
 #endif
   const std::string path = std::string(FG_REFERENCE_DIR) + "/" + family + ".safetensors";
