@@ -35,6 +35,7 @@
 #include <fmt/format.h>
 
 #include "data/audio_features.h"
+#include "data/bitmap_font.h"
 #include "data/digits.h"
 #include "data/digits_build.h"
 #include "data/digits_png.h"
@@ -63,7 +64,24 @@ struct Canvas {
     for (std::int64_t dy = 0; dy < s; ++dy)
       for (std::int64_t dx = 0; dx < s; ++dx) set(x + dx, y + dy, c);
   }
+  // A label in the 5 x 7 bitmap font (data/bitmap_font.h), top-left corner at (x, y).
+  void text(std::int64_t x, std::int64_t y, const std::string& s, int scale,
+            const std::array<std::uint8_t, 3>& c = {0, 0, 0}) {
+    fg::data::font::draw_text(rgb, width, height, 3, x, y, s, scale, c.data());
+  }
+  // The same, centred on x.
+  void text_centred(std::int64_t x, std::int64_t y, const std::string& s, int scale,
+                    const std::array<std::uint8_t, 3>& c = {0, 0, 0}) {
+    text(x - fg::data::font::text_width(s, scale) / 2, y, s, scale, c);
+  }
 };
+
+// Label strips: a line of text at `scale` with 3 px above and below it per scale step.
+std::int64_t strip_height(int scale) { return fg::data::font::text_height(scale) + 6 * scale; }
+// The largest scale (at most 2) at which `s` fits in `room` pixels.
+int fitting_scale(const std::string& s, std::int64_t room) {
+  return fg::data::font::text_width(s, 2) <= room ? 2 : 1;
+}
 
 // A dark-to-bright colour map (black, purple, red, orange, pale yellow) for t in [0, 1].
 std::array<std::uint8_t, 3> heat(double t) {
@@ -113,13 +131,22 @@ void picture_images(const dg::DigitPairs& pairs, const fs::path& path) {
     picked[c] = real;
     if (!noise.empty()) picked[c].push_back(noise[0]);
   }
-  Canvas cv(pad + dg::kNumClasses * (side + pad), pad + 4 * (side + pad), 255);
+  // labels: a title strip, the digit class above each column, the kind of each row at the left
+  const std::int64_t left = fg::data::font::text_width("noise", 2) + 2 * pad, title_h = strip_height(2),
+                     head_h = strip_height(2), top = title_h + head_h;
+  Canvas cv(left + dg::kNumClasses * (side + pad), top + 4 * (side + pad), 255);
+  cv.text(pad, 6, fmt::format("MNIST digits 0-9 in the IMA training pairs ({}x)", scale), 2);
+  for (std::int64_t c = 0; c < dg::kNumClasses; ++c)
+    cv.text_centred(left + c * (side + pad) + side / 2, title_h + 6, std::to_string(c), 2);
+  for (int r = 0; r < 4; ++r)
+    cv.text(pad, top + r * (side + pad) + side / 2 - fg::data::font::text_height(2) / 2, r < 3 ? "real" : "noise", 2,
+            r < 3 ? std::array<std::uint8_t, 3>{0, 0, 0} : std::array<std::uint8_t, 3>{170, 30, 30});
   const float* px = pairs.image.data<float>();
   for (std::int64_t c = 0; c < dg::kNumClasses; ++c)
     for (std::size_t k = 0; k < picked[c].size(); ++k) {
       const std::int64_t row = picked[c][k];
       const bool noise = kinds[row] == static_cast<std::int64_t>(dg::PairKind::image_noise);
-      const std::int64_t x0 = pad + c * (side + pad), y0 = pad + static_cast<std::int64_t>(noise ? 3 : k) * (side + pad);
+      const std::int64_t x0 = left + c * (side + pad), y0 = top + static_cast<std::int64_t>(noise ? 3 : k) * (side + pad);
       for (std::int64_t y = 0; y < dg::kImageSide; ++y)
         for (std::int64_t x = 0; x < dg::kImageSide; ++x) {
           const auto v = static_cast<std::uint8_t>(255 - std::lround(255.0 * px[row * dg::kImageDim + y * 28 + x]));
@@ -134,9 +161,38 @@ struct Utterance {
   std::vector<float> samples;  // at the feature rate
 };
 
-// Spectrogram rows and MFCC rows: one row of utterances per group.
-void picture_audio(const std::vector<std::vector<Utterance>>& groups, const audio::MfccConfig& cfg,
-                   std::int64_t window_frames, const fs::path& spec_path, const fs::path& mfcc_path) {
+// The word of an utterance id ("m3.2/seven" -> "seven").
+std::string tile_label(const std::string& id) { return id.substr(id.rfind('/') == std::string::npos ? 0 : id.rfind('/') + 1); }
+
+// Label strips of an audio picture: a title at the top, then per group a strip with the
+// group's title above its row of tiles and a strip with each tile's word below it.
+struct AudioLayout {
+  std::int64_t pad, cell_w, cell_h, title_h, row_title_h, tile_label_h;
+  std::int64_t row_y(std::size_t g) const {  // top of group g's tiles
+    return title_h + static_cast<std::int64_t>(g) * (row_title_h + cell_h + tile_label_h) + row_title_h;
+  }
+  std::int64_t height(std::size_t groups) const { return row_y(groups) - row_title_h; }
+};
+
+void label_audio(Canvas& cv, const AudioLayout& l, const std::string& title, const std::vector<std::string>& titles,
+                 const std::vector<std::vector<Utterance>>& groups) {
+  cv.text(l.pad, 6, title, fitting_scale(title, cv.width - 2 * l.pad));
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const std::string t = g < titles.size() ? titles[g] : "";
+    cv.text(l.pad, l.row_y(g) - l.row_title_h + 6, t, 2, {40, 40, 140});
+    for (std::size_t k = 0; k < groups[g].size(); ++k) {
+      const std::string w = tile_label(groups[g][k].label);
+      const int sc = fitting_scale(w, l.cell_w);
+      // under the tile's left edge: tiles are left-aligned in their cells
+      cv.text(l.pad + static_cast<std::int64_t>(k) * (l.cell_w + l.pad), l.row_y(g) + l.cell_h + 4, w, sc);
+    }
+  }
+}
+
+// Spectrogram rows and MFCC rows: one row of utterances per group, titled by `titles`.
+void picture_audio(const std::vector<std::vector<Utterance>>& groups, const std::vector<std::string>& titles,
+                   const audio::MfccConfig& cfg, std::int64_t window_frames, const fs::path& spec_path,
+                   const fs::path& mfcc_path) {
   constexpr std::int64_t pad = 6;
   // log-mel spectrograms, 2 px per frame, 3 px per filter
   std::int64_t max_frames = 1;
@@ -152,8 +208,12 @@ void picture_audio(const std::vector<std::vector<Utterance>>& groups, const audi
   std::size_t max_cols = 1;
   for (const auto& g : groups) max_cols = std::max(max_cols, g.size());
   const std::int64_t cell_w = max_frames * 2, cell_h = cfg.num_filters * 3;
-  Canvas cv(pad + static_cast<std::int64_t>(max_cols) * (cell_w + pad),
-            pad + static_cast<std::int64_t>(groups.size()) * (cell_h + pad), 255);
+  const AudioLayout sl{pad, cell_w, cell_h, strip_height(2), strip_height(2), strip_height(2)};
+  Canvas cv(pad + static_cast<std::int64_t>(max_cols) * (cell_w + pad), sl.height(groups.size()), 255);
+  label_audio(cv, sl,
+              fmt::format("log-mel spectrograms: {} mel bands {:g}-{:g} Hz (up) x time in {:g} ms steps (right)",
+                          cfg.num_filters, cfg.low_hz, cfg.upper_hz(), cfg.hop_ms),
+              titles, groups);
   for (std::size_t g = 0; g < groups.size(); ++g)
     for (std::size_t k = 0; k < spec[g].size(); ++k) {
       const auto& f = spec[g][k];
@@ -161,8 +221,8 @@ void picture_audio(const std::vector<std::vector<Utterance>>& groups, const audi
       std::vector<float> m(static_cast<std::size_t>(f.dim * f.num_frames));
       for (std::int64_t t = 0; t < f.num_frames; ++t)
         for (std::int64_t j = 0; j < f.dim; ++j) m[j * f.num_frames + t] = f.at(t, j);
-      draw_matrix(cv, pad + static_cast<std::int64_t>(k) * (cell_w + pad), pad + static_cast<std::int64_t>(g) * (cell_h + pad),
-                  m, f.dim, f.num_frames, 2, 3, lo, hi, true);
+      draw_matrix(cv, pad + static_cast<std::int64_t>(k) * (cell_w + pad), sl.row_y(g), m, f.dim, f.num_frames, 2, 3, lo,
+                  hi, true);
     }
   write_canvas(cv, spec_path);
 
@@ -175,14 +235,18 @@ void picture_audio(const std::vector<std::vector<Utterance>>& groups, const audi
       for (float v : vecs[g].back()) vlo = std::min<double>(vlo, v), vhi = std::max<double>(vhi, v);
     }
   const std::int64_t nc = cfg.num_coeffs, mw = window_frames * 3, mh = nc * 3;
-  Canvas mv(pad + static_cast<std::int64_t>(max_cols) * (mw + pad), pad + static_cast<std::int64_t>(groups.size()) * (mh + pad), 255);
+  const AudioLayout ml{pad, mw, mh, strip_height(2), strip_height(2), strip_height(2)};
+  Canvas mv(pad + static_cast<std::int64_t>(max_cols) * (mw + pad), ml.height(groups.size()), 255);
+  label_audio(mv, ml,
+              fmt::format("model inputs: {} frames (right) x MFCC c1-c{} (up), one colour scale", window_frames, nc),
+              titles, groups);
   for (std::size_t g = 0; g < groups.size(); ++g)
     for (std::size_t k = 0; k < vecs[g].size(); ++k) {
       std::vector<float> m(static_cast<std::size_t>(nc * window_frames));
       for (std::int64_t t = 0; t < window_frames; ++t)
         for (std::int64_t j = 0; j < nc; ++j) m[j * window_frames + t] = vecs[g][k][t * nc + j];
-      draw_matrix(mv, pad + static_cast<std::int64_t>(k) * (mw + pad), pad + static_cast<std::int64_t>(g) * (mh + pad), m,
-                  nc, window_frames, 3, 3, vlo, vhi, true);
+      draw_matrix(mv, pad + static_cast<std::int64_t>(k) * (mw + pad), ml.row_y(g), m, nc, window_frames, 3, 3, vlo, vhi,
+                  true);
     }
   write_canvas(mv, mfcc_path);
 }
@@ -277,7 +341,10 @@ int run_show(const std::string& cache, double noise_factor, std::uint64_t seed, 
   }
   fg::Generator gen(seed);
   groups.push_back({{"noise", fg::randn({src.mfcc.sample_rate}, gen).to_vector<float>()}});
-  picture_audio(groups, src.mfcc, src.window_frames, fs::path(out_dir) / "digits_spectrograms.png",
+  std::vector<std::string> titles = {fmt::format("training speaker {} (espeak-ng)", speaker)};
+  if (src.heldout.size() > 0) titles.push_back(fmt::format("held-out real speaker ({})", src.heldout.speakers.front()));
+  titles.push_back("white noise, 1 s");
+  picture_audio(groups, titles, src.mfcc, src.window_frames, fs::path(out_dir) / "digits_spectrograms.png",
                 fs::path(out_dir) / "digits_mfcc.png");
   std::cout << "  spectrogram rows: " << speaker << " (training speaker)"
             << (src.heldout.size() > 0 ? ", held-out real speaker" : "") << ", white noise\n";
