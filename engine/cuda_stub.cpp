@@ -41,6 +41,7 @@ int device_count() { return 0; }
 AllocatorStats allocator_stats(int) { cuda_rt::no_cuda("reading CUDA allocator statistics"); }
 void reset_peak_stats(int) { cuda_rt::no_cuda("resetting CUDA allocator statistics"); }
 void empty_cache(int) { cuda_rt::no_cuda("emptying the CUDA allocator cache"); }
+void mem_get_info(std::size_t*, std::size_t*, int) { cuda_rt::no_cuda("reading the CUDA device's free memory"); }
 void begin_step(int) { cuda_rt::no_cuda("starting a CUDA allocator step"); }
 void end_step(int) { cuda_rt::no_cuda("ending a CUDA allocator step"); }
 bool in_step(int) { return false; }

@@ -18,8 +18,12 @@
 #include <vector>
 
 #include "engine/autograd.h"
+#include "engine/cuda/cuda_api.h"
 #include "engine/ops.h"
 #include "test_cuda_common.h"
+#ifdef FUSEGRAD_WITH_CUDA
+#include "kernels/cuda/kernel_limits.h"
+#endif
 
 using namespace fg;
 using namespace fg::cuda_test;
@@ -481,6 +485,52 @@ TEST_CASE("cuda parity: layer_norm") {
   check_op("layer_norm (wide rows)", ln, {In{{3, 7000}}, In{{7000}, 0.5, 1.5}, In{{7000}}}, kNorm, kSummed);
   // many rows: each block of the backward handles a range of rows
   check_op("layer_norm (many rows)", ln, {In{{4099, 33}}, In{{33}, 0.5, 1.5}, In{{33}}}, kNorm, kSummed);
+}
+
+TEST_CASE("cuda parity: layer_norm backward exactly at the shared-memory edge (static bytes counted)") {
+  FG_SKIP_WITHOUT_CUDA();
+  // the largest n whose 2 n partial sums fit beside the kernel's static shared memory in
+  // 48 KiB; one more float and the partials go to global memory. Before issue 10 the
+  // limit ignored the static bytes, and n just under 6144 failed to launch.
+#ifdef FUSEGRAD_WITH_CUDA
+  const std::int64_t edge = kernels::cuda::layer_norm_backward_max_smem_n();
+  CHECK(edge < 6144);  // 48 KiB / 8 bytes, less the static scratch
+  CHECK(edge > 6000);
+  const OpFn ln = [](const std::vector<Tensor>& x, Device) { return layer_norm(x[0], x[1], x[2], 1e-5); };
+  for (std::int64_t n : {edge, edge + 1, std::int64_t{6144}}) {
+    CAPTURE(n);
+    check_op("layer_norm at the shared-memory edge", ln, {In{{5, n}}, In{{n}, 0.5, 1.5}, In{{n}}}, kNorm, kSummed);
+  }
+#endif
+}
+
+TEST_CASE("cuda parity: a broadcast op near 2^31 elements takes 64-bit indices (no grid-stride overflow)") {
+  FG_SKIP_WITHOUT_CUDA();
+  // [2^21 - 1, 1024] + [1024]: numel = 2^31 - 1024 fits int32, but numel + grid * threads
+  // does not, so the 32-bit loop would wrap past INT32_MAX. Needs ~17 GB of device memory.
+  cuda::empty_cache();
+  std::size_t free_bytes = 0, total_bytes = 0;
+  cuda::mem_get_info(&free_bytes, &total_bytes);
+  if (free_bytes < (std::size_t{20} << 30)) {
+    std::cout << "SKIPPED: not enough GPU memory (" << (free_bytes >> 20) << " MiB free, 20 GiB needed)" << std::endl;
+    return;
+  }
+  const std::int64_t rows = (std::int64_t{1} << 21) - 1, cols = 1024;
+  const TensorOptions o{DType::f32, Device::cuda(), false};
+  Tensor a = full({rows, 1}, 1.0, o);
+  const Tensor b = arange(cols, TensorOptions{DType::f32, Device::cpu(), false}).to(Device::cuda());
+  Tensor y = add(a, b);  // y[r, c] = 1 + c
+  a = Tensor();
+  REQUIRE(y.numel() == rows * cols);
+  // every row equals 1 + c: check the sum over rows of the last columns and the last rows
+  const std::vector<double> last_row = values(slice(y, 0, rows - 1, 1));
+  const std::vector<double> first_row = values(slice(y, 0, 0, 1));
+  for (std::int64_t c = 0; c < cols; ++c) {
+    REQUIRE(last_row[static_cast<std::size_t>(c)] == 1.0 + static_cast<double>(c));
+    REQUIRE(first_row[static_cast<std::size_t>(c)] == 1.0 + static_cast<double>(c));
+  }
+  const double total = values(sum(y))[0];  // rows * sum_c (1 + c) = rows * 1024 * 1025 / 2
+  CHECK(total == doctest::Approx(static_cast<double>(rows) * 1024.0 * 1025.0 / 2.0).epsilon(1e-6));
 }
 
 TEST_CASE("cuda parity: rbf_gram (kernels/cuda/gram.cu)") {

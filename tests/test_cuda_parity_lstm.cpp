@@ -254,6 +254,50 @@ TEST_CASE("CUDA parity: the automatic path choice (H 128 persistent, 129 general
     layer_case(case_name("auto", B, H, true, true), T, B, H, uneven_lengths(B, T), true, true, 1200 + H);
 }
 
+TEST_CASE("CUDA parity: a batch past one wave at H 128 (the 8-row variant spills, so 4-row blocks in two waves)") {
+  FG_SKIP_WITHOUT_CUDA();
+  // issue 10: 8 rows per block at H > 32 spill registers and are not chosen automatically
+  // (docs/lstm.md); B = 600 > 4 rows x 132 SMs now runs 4-row blocks in more than one
+  // wave. The numbers must not change with the plan.
+  const ScopedEnv path("FG_CUDA_LSTM", nullptr);
+  const ScopedEnv rows("FG_CUDA_LSTM_ROWS", nullptr);
+  const std::int64_t T = 4, B = 600;
+  layer_case(case_name("auto", B, 128, false, true), T, B, 128, uneven_lengths(B, T), false, true, 1250);
+}
+
+TEST_CASE("CUDA bitwise repeat: the persistent LSTM (H 33, 128; each rows setting) gives the same bits twice") {
+  FG_SKIP_WITHOUT_CUDA();
+  const ScopedEnv path("FG_CUDA_LSTM", "persistent");
+  const std::int64_t T = 7, B = 9, I = 5;
+  for (std::int64_t H : {33, 128}) {
+    for (const char* rows : {"1", "2", "4", "8"}) {
+      const ScopedEnv rows_env("FG_CUDA_LSTM_ROWS", rows);
+      CAPTURE(H);
+      CAPTURE(rows);
+      const double r = 1.0 / std::sqrt(static_cast<double>(H));
+      const Tensor x = with_grad(f32_input({T, B, I}, 1270 + H).to(Device::cuda()));
+      const Tensor w_ih = with_grad(f32_input({4 * H, I}, 1271 + H, -r, r).to(Device::cuda()));
+      const Tensor w_hh = with_grad(f32_input({4 * H, H}, 1272 + H, -r, r).to(Device::cuda()));
+      const Tensor b = with_grad(f32_input({4 * H}, 1273 + H, -r, r).to(Device::cuda()));
+      const Tensor lengths = uneven_lengths(B, T);
+      std::vector<std::vector<std::uint32_t>> first;
+      for (int run = 0; run < 2; ++run) {
+        const auto out = lstm_layer(x, w_ih, w_hh, b, b, lengths, Tensor(), Tensor(), false);
+        const Tensor rr = f32_input(out.output.shape(), 1274, -1, 1);
+        const auto g = autograd::grad(projected_loss({out.output, out.h_n}, {rr, f32_input(out.h_n.shape(), 1275)}),
+                                      {x, w_ih, w_hh, b});
+        std::vector<std::vector<std::uint32_t>> bits = {bits_of(out.output.to_vector<float>())};
+        for (const Tensor& gi : g) bits.push_back(bits_of(gi.to_vector<float>()));
+        if (run == 0) {
+          first = bits;
+        } else {
+          for (std::size_t i = 0; i < bits.size(); ++i) CHECK(bits[i] == first[i]);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("CUDA LSTM: bad FG_CUDA_LSTM / FG_CUDA_LSTM_ROWS values are errors naming the variable") {
   FG_SKIP_WITHOUT_CUDA();
   const Tensor gx = f32_input({3, 2, 4 * 129}, 1301, -1.0, 1.0).to(Device::cuda());

@@ -50,6 +50,9 @@ void reset_peak_stats(int device = 0);
 // Waits for the device, then frees every cached (unused) block with cudaFree. Also
 // forgets the arena's recorded sequence (its blocks may be gone).
 void empty_cache(int device = 0);
+// Free and total memory of the device as the driver reports them (cudaMemGetInfo); the
+// allocator's cached blocks count as used. Tests that need a lot of memory ask first.
+void mem_get_info(std::size_t* free_bytes, std::size_t* total_bytes, int device = 0);
 
 // Per-step arena: between begin_step and end_step the n-th allocation gets the same
 // address as the n-th allocation of the previous step, as long as the sequence of

@@ -553,6 +553,11 @@ int device_count() { return device_count_info().count; }
 AllocatorStats allocator_stats(int device) { return state(device).allocator->stats(); }
 void reset_peak_stats(int device) { state(device).allocator->reset_peak(); }
 void empty_cache(int device) { state(device).allocator->empty_cache(); }
+
+void mem_get_info(std::size_t* free_bytes, std::size_t* total_bytes, int device) {
+  DeviceGuard guard(device);
+  CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes));
+}
 void begin_step(int device) { state(device).allocator->begin_step(); }
 void end_step(int device) { state(device).allocator->end_step(); }
 bool in_step(int device) { return state(device).allocator->in_step(); }
