@@ -7,7 +7,9 @@
 // with respect to every parameter. This program loads the folder with models::load_bert
 // (so the names, the config parsing and the weight loading are checked too), runs the
 // same inputs, backpropagates the same L and reports the relative L2 error of each output
-// and each parameter gradient. Exit status 1 when the worst one exceeds --tol.
+// and each parameter gradient. Exit status (examples/common/cli.h): 0 when every error is
+// within --tol, 1 when the worst one exceeds it or the check cannot run (a missing tensor, a
+// bad model folder), 2 for a bad flag (checked before anything is loaded).
 //
 //   bert_check --model /tmp/hf_bert/model --data /tmp/hf_bert/check.safetensors
 //   bert_check --model ... --data ... --dtype f32 --device cuda --tol 1e-4
@@ -25,6 +27,7 @@
 
 #include "engine/error.h"
 #include "engine/io/output_file.h"
+#include "examples/common/cli.h"
 #include "engine/ops.h"
 #include "engine/serialize/safetensors.h"
 #include "models/bert.h"
@@ -60,21 +63,30 @@ const fg::Tensor& need(const fg::SafetensorsFile& f, const std::string& name, co
 
 int main(int argc, char** argv) {
   CLI::App app{"Compare fusegrad's BERT with a Hugging Face BertModel (outputs and gradients)"};
+  fg::cli::setup(app, "bert_check");  // examples/common/cli.h
   std::string model_dir, data_path, dtype_name = "f64", device_name = "cpu", json_out;
-  double tol = -1;
-  app.add_option("--model", model_dir, "Hugging Face folder with config.json and model.safetensors")->required();
-  app.add_option("--data", data_path, "inputs, projections and reference values (tools/hf_bert_check.py)")->required();
+  double tol = 0;  // 0: the dtype's default
+  app.add_option("--model", model_dir, "Hugging Face folder with config.json and model.safetensors")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--data", data_path, "inputs, projections and reference values (tools/hf_bert_check.py)")
+      ->required()
+      ->check(CLI::ExistingFile);
   app.add_option("--dtype", dtype_name, "f64 (CPU only) or f32")->check(CLI::IsMember({"f64", "f32"}));
-  app.add_option("--device", device_name, "cpu or cuda");
-  app.add_option("--tol", tol, "largest accepted relative error (default 1e-9 in f64, 1e-4 in f32)");
-  app.add_option("--json", json_out, "also write the results as JSON to this file");
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--device", device_name, "cpu, or cuda / cuda:N (needs a build with FUSEGRAD_CUDA=ON and a GPU)");
+  app.add_option("--tol", tol, "largest accepted relative error; 0 = the default, 1e-9 in f64, 1e-4 in f32")
+      ->check(fg::cli::finite_range(0, 1));
+  app.add_option("--json", json_out, "also write the results as JSON to this file (- for standard output)");
 
-  try {
-    const fg::Device device = fg::parse_device(device_name);
+  fg::Device device;
+  const auto validate = [&] {
+    device = fg::cli::device_flag(device_name);
+    FG_CHECK(!(device.is_cuda() && dtype_name == "f64"), "--device cuda needs --dtype f32 (float64 runs on the CPU only)");
+    fg::cli::check_output_flag(json_out, "--json");
+  };
+  return fg::cli::run_main(app, "bert_check", argc, argv, validate, [&] {
     const fg::DType dtype = dtype_name == "f64" ? fg::DType::f64 : fg::DType::f32;
-    FG_CHECK(!(device.is_cuda() && dtype == fg::DType::f64), "bert_check: --device cuda needs --dtype f32");
-    if (tol < 0) tol = dtype == fg::DType::f64 ? 1e-9 : 1e-4;
+    if (tol == 0) tol = dtype == fg::DType::f64 ? 1e-9 : 1e-4;
     const fg::TensorOptions opts{dtype, device};
 
     auto model = fg::models::load_bert(model_dir, opts);
@@ -137,8 +149,5 @@ int main(int argc, char** argv) {
     fmt::print("max relative error {:.3e} ({}); tolerance {:.1e}: {}\n", worst, worst_name, tol, ok ? "OK" : "FAIL");
     if (!json_out.empty()) fg::io::write_output(json_out, report.dump(2) + "\n", "--json");
     return ok ? 0 : 1;
-  } catch (const std::exception& e) {
-    std::cerr << "bert_check: " << e.what() << "\n";
-    return 2;
-  }
+  });
 }

@@ -43,6 +43,7 @@
 #include "engine/error.h"
 #include "engine/io/output_file.h"
 #include "engine/ops.h"
+#include "examples/common/cli.h"
 
 namespace {
 
@@ -432,6 +433,7 @@ int run_export(const std::string& cache, const std::string& file, bool mfm_set, 
 int main(int argc, char** argv) {
   CLI::App app{"fusegrad's embedded digit datasets (MNIST images + spoken digits): print them and draw pictures, or "
                "build the cache (tools/build_digits.sh runs `plan` and `build`)"};
+  fg::cli::setup(app, "digits");  // examples/common/cli.h: --version, exit codes 0/1/2, defaults in --help
   app.require_subcommand(0, 1);
   app.fallthrough();  // `digits plan --cache DIR`: the subcommands take the main options too
   std::string cache = dg::default_cache_dir();
@@ -444,11 +446,13 @@ int main(int argc, char** argv) {
   std::string scaling = "unit_range", out_dir = "digits_out";
   app.add_option("--noise-factor", noise_factor, "IMA noise factor R in [0, 1]: per digit N R image+noise-speech and "
                                                  "N R noise-image+speech pairs next to N (1 - R) matched ones")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(fg::cli::finite_range(0.0, 1.0))
       ->capture_default_str();
-  app.add_option("--seed", seed, "seed of the splits, the pairing and the noise")->capture_default_str();
+  app.add_option("--seed", seed, "seed of the splits, the pairing and the noise (>= 0)")
+      ->check(fg::cli::seed())
+      ->capture_default_str();
   app.add_option("--pairs-per-image", pairs_per_image, "MFM pairs: spoken digits per image")
-      ->check(CLI::PositiveNumber)
+      ->check(fg::cli::int_range(1, 1000))
       ->capture_default_str();
   app.add_option("--scaling", scaling, "speech scaling fitted on the training split: none, unit_range (min-max to "
                                        "[0, 1], for BCE) or standardize")
@@ -460,7 +464,7 @@ int main(int argc, char** argv) {
   std::int64_t renderings = 2;
   std::string variants_dir;
   plan->add_option("--renderings", renderings, "renderings (accent, speed, pitch) per speaker")
-      ->check(CLI::PositiveNumber)
+      ->check(fg::cli::int_range(1, 1000))
       ->capture_default_str();
   plan->add_option("--variants-dir", variants_dir, "espeak-ng's voices/!v folder: speakers missing there are skipped");
   CLI::App* build = app.add_subcommand("build", "cut the rendered WAVs into words, compute MFCCs, read MNIST, write "
@@ -471,11 +475,25 @@ int main(int argc, char** argv) {
                                               "dataset format (docs/data-format.md)");
   std::string export_file;
   bool mfm_set = false;
-  exp->add_option("--file", export_file, "output .h5 file")->required();
+  exp->add_option("--file", export_file, "output .h5 file (a regular file: written by libhdf5)")->required();
   exp->add_flag("--mfm", mfm_set, "the MFM pairs instead of the IMA pairs");
   CLI::App* describe = app.add_subcommand("describe", "print the feature pipeline's settings and the cache format");
-  CLI11_PARSE(app, argc, argv);
-  try {
+  // Every output is checked before any work (exit status 2): the pictures' folder (created
+  // if missing), the cache folder that plan and build write into, export's --file.
+  const auto validate = [&] {
+    if (describe->parsed()) return;
+    if (plan->parsed() || build->parsed()) {
+      fg::cli::check_output_folder(cache, "--cache");
+      if (fs::is_directory(cache))
+        fg::cli::check_output_flag((fs::path(cache) / (plan->parsed() ? "plan.tsv" : dg::kCacheFileName)).string(),
+                                   "--cache", fg::io::OutputUse::named_file);
+    } else if (exp->parsed()) {
+      fg::cli::check_output_flag(export_file, "--file", fg::io::OutputUse::named_file, /*optional=*/false);
+    } else if (!out_dir.empty()) {
+      fg::cli::check_output_folder(out_dir, "--out");
+    }
+  };
+  return fg::cli::run_main(app, "digits", argc, argv, validate, [&] {
     if (describe->parsed()) {
       std::cout << fmt::format("{} v{}; {}; window_frames={}\n", dg::kCacheFormat, dg::kCacheFormatVersion,
                                audio::MfccConfig{}.describe(), dg::kWindowFrames);
@@ -485,8 +503,5 @@ int main(int argc, char** argv) {
     if (build->parsed()) return run_build(cache, !no_heldout);
     if (exp->parsed()) return run_export(cache, export_file, mfm_set, noise_factor, seed, pairs_per_image, scaling);
     return run_show(cache, noise_factor, seed, pairs_per_image, scaling, out_dir);
-  } catch (const std::exception& e) {
-    std::cerr << "digits: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

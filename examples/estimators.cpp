@@ -22,6 +22,8 @@
 
 #include "engine/error.h"
 #include "engine/io/output_file.h"
+#include "engine/optim/divergence.h"
+#include "examples/common/cli.h"
 #include "examples/estimators_svg.h"
 #include "losses/gaussian_mi.h"
 
@@ -60,23 +62,30 @@ int main(int argc, char** argv) {
   o.steps = 500;
   std::vector<double> rhos = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
   std::string json_path = "estimators.json", svg_path = "estimators.svg";
-  app.add_option("--dim", o.dim, "dimension d of x and y")->check(CLI::PositiveNumber);
-  app.add_option("--rhos", rhos, "correlations to sweep, each in (-1, 1)")->check(CLI::Range(-0.9999, 0.9999));
-  app.add_option("--steps", o.steps, "Adam steps per critic")->check(CLI::NonNegativeNumber);
-  app.add_option("--batch", o.batch, "batch size (InfoNCE's estimate is capped by log batch)")->check(CLI::Range(2, 1 << 20));
-  app.add_option("--hidden", o.hidden, "hidden units of the critics")->check(CLI::PositiveNumber);
-  app.add_option("--lr", o.lr, "Adam learning rate")->check(CLI::PositiveNumber);
-  app.add_option("--seed", o.seed, "random seed");
-  app.add_option("--json", json_path, "where to write the table as JSON");
-  app.add_option("--svg", svg_path, "where to write the plot (SVG)");
-  CLI11_PARSE(app, argc, argv);
-
-  try {
+  fg::cli::setup(app, "estimators");  // examples/common/cli.h: --version, exit codes, defaults in --help
+  using fg::cli::int_range;
+  app.add_option("--dim", o.dim, "dimension d of x and y")->check(int_range(1, 1 << 16));
+  fg::cli::add_list(app, "--rhos", rhos, "correlations to sweep, each in (-1, 1)")
+      ->check(fg::cli::finite_range(-0.9999, 0.9999));
+  app.add_option("--steps", o.steps, "Adam steps per critic")->check(int_range(0, fg::cli::kMaxSteps));
+  app.add_option("--batch", o.batch, "batch size (InfoNCE's estimate is capped by log batch)")->check(int_range(2, 1 << 20));
+  app.add_option("--hidden", o.hidden, "hidden units of the critics")->check(int_range(1, 1 << 16));
+  app.add_option("--lr", o.lr, "Adam learning rate (a finite number > 0)")->check(fg::cli::finite_positive());
+  app.add_option("--seed", o.seed, "random seed (>= 0)")->check(fg::cli::seed());
+  app.add_option("--json", json_path, "where to write the table as JSON (- for standard output)");
+  app.add_option("--svg", svg_path, "where to write the plot (SVG; - for standard output)");
+  // Both outputs are checked before any training, and written both or neither at the end.
+  const auto validate = [&] { fg::cli::check_output_flags({{json_path, "--json"}, {svg_path, "--svg"}}); };
+  return fg::cli::run_main(app, "estimators", argc, argv, validate, [&] {
+    // A NaN/Inf estimate means the critic's training diverged (divergence.h).
+    fg::optim::DivergenceGuard guard("", {.hint = fmt::format("lower --lr (now {})", o.lr)});
+    // with an output on standard output ("-"), the table goes to standard error
+    std::FILE* human = json_path == "-" || svg_path == "-" ? stderr : stdout;
     const auto start = std::chrono::steady_clock::now();
     std::vector<double> truth;
     std::vector<std::vector<double>> curves(std::size(kEstimators));
     nlohmann::json rows = nlohmann::json::array();
-    fmt::print("{:>6} {:>9} {:>11} {:>11} {:>11} {:>12}\n", "rho", "truth", "DV (MINE)", "NWJ (f)", "InfoNCE",
+    fmt::print(human, "{:>6} {:>9} {:>11} {:>11} {:>11} {:>12}\n", "rho", "truth", "DV (MINE)", "NWJ (f)", "InfoNCE",
                "Wasserstein");
     for (double rho : rhos) {
       o.rho = rho;
@@ -85,25 +94,24 @@ int main(int argc, char** argv) {
       std::vector<double> est;
       for (std::size_t e = 0; e < std::size(kEstimators); ++e) {
         est.push_back(fg::losses::train_mi_estimator(kEstimators[e], o));
+        guard.check(fmt::format("the {} estimate", fg::losses::mi_estimator_name(kEstimators[e])), est.back(),
+                    fmt::format("rho = {} after {} steps", rho, o.steps));
         curves[e].push_back(est.back());
         row[fg::losses::mi_estimator_name(kEstimators[e])] = est.back();
       }
       rows.push_back(row);
-      fmt::print("{:>6.2f} {:>9.4f} {:>11.4f} {:>11.4f} {:>11.4f} {:>12.4f}\n", rho, truth.back(), est[0], est[1],
+      fmt::print(human, "{:>6.2f} {:>9.4f} {:>11.4f} {:>11.4f} {:>11.4f} {:>12.4f}\n", rho, truth.back(), est[0], est[1],
                  est[2], est[3]);
-      std::fflush(stdout);
+      std::fflush(human);
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    fmt::print("log(batch) = {:.3f} caps InfoNCE; {:.1f} s\n", std::log(static_cast<double>(o.batch)), secs);
+    fmt::print(human, "log(batch) = {:.3f} caps InfoNCE; {:.1f} s\n", std::log(static_cast<double>(o.batch)), secs);
     const nlohmann::json out = {{"dim", o.dim},   {"steps", o.steps}, {"batch", o.batch},
                                 {"seed", o.seed}, {"rows", rows},     {"seconds", secs}};
     // both files or neither (fg::io::write_outputs stages both before renaming either)
     fg::io::write_outputs({{json_path, out.dump(2) + "\n", "--json"},
                            {svg_path, svg_plot(rhos, truth, curves, o.dim, o.batch), "--svg"}});
-    fmt::print("wrote {} and {}\n", json_path, svg_path);
-  } catch (const std::exception& e) {
-    std::cerr << "estimators: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    fmt::print(human, "wrote {} and {}\n", json_path, svg_path);
+    return 0;
+  });
 }

@@ -198,7 +198,7 @@ void write_output(const std::string& path, std::string_view bytes, const std::st
   write_outputs({Output{path, std::string(bytes), what}});
 }
 
-void write_outputs(const std::vector<Output>& outputs) {
+std::vector<OutputTarget> check_outputs(const std::vector<Output>& outputs) {
   std::vector<OutputTarget> targets;
   std::vector<std::string> ids;
   for (const Output& o : outputs) {
@@ -208,6 +208,11 @@ void write_outputs(const std::vector<Output>& outputs) {
       FG_CHECK(ids[i] != ids.back(), "{}: '{}' is the same file as {} ('{}'); give each output its own file",
                name_of(o.what), o.path, name_of(outputs[i].what), outputs[i].path);
   }
+  return targets;
+}
+
+void write_outputs(const std::vector<Output>& outputs) {
+  const std::vector<OutputTarget> targets = check_outputs(outputs);
   std::vector<Staged> staged;
   try {
     for (std::size_t i = 0; i < outputs.size(); ++i)

@@ -62,6 +62,10 @@ struct Output {
   std::string what;
 };
 
+// check_output() for each of several outputs (each with its own `what`), and refuses two
+// that resolve to the same file (through links too): "--svg: 'a' is the same file as --json".
+std::vector<OutputTarget> check_outputs(const std::vector<Output>& outputs);
+
 // Writes `bytes` to `path` as described above.
 void write_output(const std::string& path, std::string_view bytes, const std::string& what);
 

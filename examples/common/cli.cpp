@@ -89,6 +89,17 @@ void check_output_flag(const std::string& path, const std::string& flag, fg::io:
   }
 }
 
+void check_output_flags(const std::vector<std::pair<std::string, std::string>>& outputs) {
+  std::vector<fg::io::Output> all;
+  for (const auto& [path, flag] : outputs)
+    if (!path.empty()) all.push_back({path, "", flag});
+  try {
+    fg::io::check_outputs(all);
+  } catch (const fg::Error& e) {
+    throw UsageError(e.message());
+  }
+}
+
 void check_output_folder(const std::string& path, const std::string& flag) {
   namespace fs = std::filesystem;
   if (path.empty()) throw UsageError(fmt::format("{}: empty folder name", flag));

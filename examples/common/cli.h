@@ -93,6 +93,10 @@ bool debug();
 void check_output_flag(const std::string& path, const std::string& flag,
                        fg::io::OutputUse use = fg::io::OutputUse::stream, bool optional = true);
 
+// Several output flags at once: each checked as above, and no two naming the same file.
+// `outputs` holds {path, flag} pairs; empty paths are skipped.
+void check_output_flags(const std::vector<std::pair<std::string, std::string>>& outputs);
+
 // A folder that will receive files: it exists and is writable, or it can be created (its
 // nearest existing ancestor is a writable folder); not a file.
 void check_output_folder(const std::string& path, const std::string& flag);
