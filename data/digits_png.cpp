@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "engine/error.h"
+#include "engine/io/output_file.h"
 
 namespace fg::data::png {
 
@@ -88,24 +89,7 @@ std::string encode(const std::vector<std::uint8_t>& pixels, std::int64_t width, 
 
 void write(const std::string& path, const std::vector<std::uint8_t>& pixels, std::int64_t width, std::int64_t height,
            int channels) {
-  const std::string bytes = encode(pixels, width, height, channels);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    FG_CHECK(out.good(), "png::write: cannot open '{}' for writing", tmp);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) {
-      std::remove(tmp.c_str());
-      FG_FAIL("png::write: writing '{}' failed", tmp);
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    FG_FAIL("png::write: cannot rename '{}' to '{}': {}", tmp, path, ec.message());
-  }
+  fg::io::write_output(path, encode(pixels, width, height, channels), "png::write");
 }
 
 Image decode(const std::string& bytes, const std::string& what) {

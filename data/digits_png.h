@@ -20,7 +20,8 @@ struct Image {
 // channels: 1 (gray) or 3 (RGB, interleaved). pixels.size() == width * height * channels.
 // Throws naming the field on bad sizes, and with libpng's message if libpng fails.
 std::string encode(const std::vector<std::uint8_t>& pixels, std::int64_t width, std::int64_t height, int channels);
-// encode() then write to `path` (a temporary file beside it, then renamed over it). Throws
+// encode() then write to `path` with fg::io::write_output (engine/io/output_file.h: a
+// temporary file beside it renamed over it; links followed, devices and FIFOs written). Throws
 // naming the path.
 void write(const std::string& path, const std::vector<std::uint8_t>& pixels, std::int64_t width, std::int64_t height,
            int channels);
