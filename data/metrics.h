@@ -1,5 +1,5 @@
 // data/metrics.h: the evaluation metrics of the multimodal papers, following the conventions of
-// MMSA and MulT (the de-facto standard toolkits; /work/shared/notes/reference-facts.md):
+// MMSA and MulT (the de-facto standard toolkits; docs/data-format.md, section 5, lists them):
 // regression sentiment (below), 3-class sentiment, IEMOCAP's per-emotion 2-way decisions, POM's
 // per-trait scores, Precision@K retrieval and mean / std over seeds (at the end of the file).
 //

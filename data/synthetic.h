@@ -1,8 +1,8 @@
 // data/synthetic.h: a built-in multimodal sentiment dataset, generated in memory from a seed.
 //
-// Real CMU-MOSI cannot be shipped (see /work/shared/notes/data-sources.md), so the examples
-// and tests train on a synthetic stand-in with MOSI's shapes: three word-aligned modalities
-// (text 300, acoustic 5, visual 20 features per step), 20 to 50 steps per utterance, labels
+// Real CMU-MOSI cannot be shipped or fetched at run time (docs/data-format.md, section 4), so
+// the examples and tests train on a synthetic stand-in with MOSI's shapes: three word-aligned
+// modalities (text 300, acoustic 5, visual 20 features per step), 20 to 50 steps per utterance, labels
 // in [-3, 3], and a 1284 / 229 / 686 train / valid / test split. It is built so that the
 // lesson of the fusion papers holds by construction: every modality sees only part of the
 // sentiment, so a model that fuses them beats any single one.

@@ -487,6 +487,23 @@ TEST_CASE("cuda parity: layer_norm") {
   check_op("layer_norm (many rows)", ln, {In{{4099, 33}}, In{{33}, 0.5, 1.5}, In{{33}}}, kNorm, kSummed);
 }
 
+TEST_CASE("cuda bitwise repeat: reductions split across blocks give the same bits twice") {
+  FG_SKIP_WITHOUT_CUDA();
+  // partials per block, then a fixed-order combine: no atomics, so every run is bitwise equal
+  const Tensor x = f32_input({(1 << 20) + 3}, 1400).to(Device::cuda());
+  const Tensor cols = f32_input({100003, 3}, 1401).to(Device::cuda());
+  const Tensor rows = f32_input({2, 300001}, 1402).to(Device::cuda());
+  const std::vector<std::function<Tensor()>> reductions = {
+      [&] { return fg::sum(x); },           [&] { return fg::var(x, 1); },
+      [&] { return fg::logsumexp(x); },     [&] { return fg::sum(cols, 0, false); },
+      [&] { return fg::mean(rows, 1, false); }};
+  for (std::size_t i = 0; i < reductions.size(); ++i) {
+    CAPTURE(i);
+    const std::vector<float> a = reductions[i]().to_vector<float>(), b = reductions[i]().to_vector<float>();
+    CHECK(bits_of(a) == bits_of(b));
+  }
+}
+
 TEST_CASE("cuda parity: layer_norm backward exactly at the shared-memory edge (static bytes counted)") {
   FG_SKIP_WITHOUT_CUDA();
   // the largest n whose 2 n partial sums fit beside the kernel's static shared memory in

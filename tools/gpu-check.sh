@@ -7,11 +7,24 @@
 # Steps (each logged in full; a short summary table is printed last):
 #   build     configure $BUILD_DIR with CUDA for sm_$CUDA_ARCH and build everything
 #             (always runs; a no-op when the build is up to date)
-#   tests     ctest: the whole suite, GPU tests included. A GPU test reported as skipped
-#             ("SKIPPED: no CUDA device") fails this step: on a GPU machine it means the GPU
-#             was not used. Tests skipped for other reasons (no clang, ...) are only counted.
-#   memcheck  compute-sanitizer memcheck over the CUDA parity suite (test_cuda_parity*),
-#             the raw-kernel and the runtime tests
+#   kernels   per kernel: registers, local memory (spills), static and dynamic shared
+#             memory and resident blocks per SM (bench/cuda_kernel_report, from
+#             cudaFuncGetAttributes + the occupancy calculator, at representative shapes;
+#             fails when a shape cannot launch), then cuobjdump's resource usage of every
+#             kernel in libfusegrad.a (kernels that use local memory listed)
+#   tests     ctest: the whole suite, GPU tests included, with FG_CUDA_LAUNCH_BLOCKING=1
+#             (an error inside a kernel is reported at the launch that caused it). A GPU
+#             test reported as skipped ("SKIPPED: no CUDA device") fails this step: on a GPU
+#             machine it means the GPU was not used. Tests skipped for other reasons (no
+#             clang, not enough GPU memory, ...) are only counted.
+#   sanitize  compute-sanitizer: memcheck over the CUDA parity suites (test_cuda_parity*),
+#             the raw-kernel and the runtime tests; racecheck, synccheck and initcheck over
+#             the kernels with shared memory and barriers: the persistent LSTM (H 33 and 128,
+#             every rows-per-block setting), flash attention (S 65 and 130), layer-norm
+#             backward and the MFN gated memory
+#   repeat    bitwise repeat: the "bitwise repeat" test cases run each computation twice and
+#             compare bits (persistent LSTM, flash backward, split reductions, layer-norm
+#             backward, two-stage column sums)
 #   bench     every Google Benchmark program built in $BUILD_DIR/bench (bench_*, so new
 #             ones are picked up), JSON per program with $BENCH_REPS repetitions (each
 #             repetition and the mean/median/stddev aggregates; the console shows the
@@ -24,18 +37,22 @@
 # Exit status 0 only when every selected step passed.
 #
 # Environment:
-#   STEPS        steps after the build, comma-separated (default tests,memcheck,bench,torch,hfbert;
-#                hfbert = tools/hf_bert_check.py against transformers, issue 4 item 5).
-#                With the device tool (10 minutes a command) a first call can run
-#                STEPS=tests and a second STEPS=memcheck,bench,torch: the build folder is
-#                kept between calls while the machine stays warm, and rebuilt otherwise.
+#   STEPS        steps after the build, comma-separated (default
+#                kernels,tests,sanitize,repeat,bench,torch,hfbert; hfbert =
+#                tools/hf_bert_check.py against transformers, issue 4 item 5). The whole run
+#                is planned for under 9 minutes on one H100/H200 (16 cores); with the device
+#                tool (10 minutes a command) a first call can run STEPS=kernels,tests and a
+#                second STEPS=sanitize,repeat,bench,torch,hfbert: the build folder is kept
+#                between calls while the machine stays warm, and rebuilt otherwise.
 #   BUILD_DIR    build folder (default build-gpu); CUDA_ARCH (default 90); JOBS (default nproc)
 #   PYTHON       interpreter with PyTorch (default python3)
-#   BENCH_REPS   Google Benchmark repetitions per case (default 5; the median is reported)
+#   BENCH_REPS   Google Benchmark repetitions per case (default 3; the median is reported)
+#   BENCH_MIN_TIME  seconds per repetition (default 0.1)
 #   OUT          when set (the device tool's output folder), the logs go there, at most
-#                8 files: summary.txt, build.log, ctest.log, memcheck.log, bench.log,
-#                torch.log and bench-results.tar.gz (every program's JSON). Otherwise
-#                they go to $BUILD_DIR/logs.
+#                8 files: summary.txt, build.log, kernels.log (resources + bitwise repeat),
+#                ctest.log, sanitize.log, bench.log, torch.log (PyTorch tables + the HF BERT
+#                check) and bench-results.tar.gz (every program's JSON). Otherwise they go
+#                to $BUILD_DIR/logs.
 #   FG_DEPS_PREFIX  a folder of Debian packages unpacked with tools/gpu-deps.sh for the
 #                libraries this machine lacks; when unset and .gpu-deps/ holds .deb files
 #                (tools/gpu-deps.sh download), they are unpacked into $BUILD_DIR/deps.
@@ -48,8 +65,9 @@ BUILD_DIR=${BUILD_DIR:-build-gpu}
 CUDA_ARCH=${CUDA_ARCH:-90}
 JOBS=${JOBS:-$(nproc)}
 PYTHON=${PYTHON:-python3}
-STEPS=${STEPS:-tests,memcheck,bench,torch,hfbert}
-BENCH_REPS=${BENCH_REPS:-5}
+STEPS=${STEPS:-kernels,tests,sanitize,repeat,bench,torch,hfbert}
+BENCH_REPS=${BENCH_REPS:-3}
+BENCH_MIN_TIME=${BENCH_MIN_TIME:-0.1}
 LOG_DIR=${OUT:-$BUILD_DIR/logs}
 mkdir -p "$LOG_DIR" "$BUILD_DIR"
 START=$(date +%s)
@@ -146,10 +164,42 @@ else
   summary
 fi
 
+# ---------------------------------------------------------------- kernel resources
+if want kernels; then
+  t0=$(date +%s)
+  {
+    echo "==== bench/cuda_kernel_report (cudaFuncGetAttributes + occupancy at representative shapes)"
+    run_built "$BUILD_DIR/bench/cuda_kernel_report"
+    echo "cuda_kernel_report exit: $?"
+  } >"$LOG_DIR/kernels.log" 2>&1
+  report_line=$(grep -E '^cuda_kernel_report: [0-9]+ launch shapes' "$LOG_DIR/kernels.log" | tail -1)
+  OBJDUMP=$(command -v cuobjdump || true)
+  [[ -z $OBJDUMP && -x /usr/local/cuda/bin/cuobjdump ]] && OBJDUMP=/usr/local/cuda/bin/cuobjdump
+  local_kernels="cuobjdump not found"
+  if [[ -n $OBJDUMP ]]; then
+    {
+      echo "==== cuobjdump --dump-resource-usage libfusegrad.a (every kernel: REG, STACK, SHARED, LOCAL)"
+      "$OBJDUMP" --dump-resource-usage "$BUILD_DIR/libfusegrad.a" 2>&1 | grep -E 'Function|REG:'
+    } >"$BUILD_DIR/resource-usage.txt"
+    cat "$BUILD_DIR/resource-usage.txt" >>"$LOG_DIR/kernels.log"
+    # kernels with a stack frame or local memory: "Function <name>:" then "REG:.. STACK:n SHARED:.. LOCAL:n"
+    local_kernels=$(awk '/Function/ {name=$2} /REG:/ {for (i = 1; i <= NF; ++i) {split($i, kv, ":");
+      if ((kv[1] == "LOCAL" || kv[1] == "STACK") && kv[2] + 0 > 0) {print name; break}}}' \
+      "$BUILD_DIR/resource-usage.txt" | sort -u | wc -l)
+    local_kernels="$local_kernels kernels use local memory (kernels.log)"
+  fi
+  if grep -q '^cuda_kernel_report exit: 0' "$LOG_DIR/kernels.log"; then
+    record kernels ok "${report_line#cuda_kernel_report: }; $local_kernels, $(elapsed "$t0")"
+  else
+    record kernels FAIL "${report_line:-cuda_kernel_report failed} (kernels.log)"
+  fi
+fi
+
 # ---------------------------------------------------------------- tests (all of them, GPU included)
 if want tests; then
   t0=$(date +%s)
-  (cd "$BUILD_DIR" && run_built ctest --output-on-failure -j "$JOBS" --timeout 900) >"$LOG_DIR/ctest.log" 2>&1
+  (cd "$BUILD_DIR" && FG_CUDA_LAUNCH_BLOCKING=1 run_built ctest --output-on-failure -j "$JOBS" --timeout 900) \
+    >"$LOG_DIR/ctest.log" 2>&1
   ctest_rc=$?
   summary_line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$LOG_DIR/ctest.log" | tail -1)
   total=$(grep -o -E 'out of [0-9]+' <<<"$summary_line" | grep -o -E '[0-9]+')
@@ -180,36 +230,81 @@ if want tests; then
   fi
 fi
 
-# ---------------------------------------------------------------- compute-sanitizer memcheck
-if want memcheck; then
+# ---------------------------------------------------------------- compute-sanitizer
+# The test cases each tool runs (doctest filters): racecheck, synccheck and initcheck
+# watch the kernels with shared memory and barriers on small shapes.
+declare -A TOOL_CASES=(
+  [test_cuda_parity_lstm]='*bitwise repeat: the persistent LSTM*'
+  [test_cuda_parity_attention]='*bitwise repeat: flash attention backward and layer_norm*'
+  [test_cuda_parity_mfn]='*gated_memory_recurrence*'
+)
+if want sanitize; then
   t0=$(date +%s)
   SANITIZER=$(command -v compute-sanitizer || true)
   [[ -z $SANITIZER && -x /usr/local/cuda/bin/compute-sanitizer ]] && SANITIZER=/usr/local/cuda/bin/compute-sanitizer
   mapfile -t MC_TESTS < <(find "$BUILD_DIR/tests" -maxdepth 1 -type f -executable \
     \( -name 'test_cuda_parity*' -o -name test_cuda_kernels -o -name test_cuda_runtime \) | sort)
   if [[ -z $SANITIZER ]]; then
-    record memcheck FAIL "compute-sanitizer not found"
+    record sanitize FAIL "compute-sanitizer not found"
   elif [[ ${#MC_TESTS[@]} -eq 0 ]]; then
-    record memcheck FAIL "no test_cuda_* programs in $BUILD_DIR/tests"
+    record sanitize FAIL "no test_cuda_* programs in $BUILD_DIR/tests"
   else
-    : >"$LOG_DIR/memcheck.log"
-    mc_fail=0
-    names=""
+    : >"$LOG_DIR/sanitize.log"
+    san_fail=""
+    runs=0
+    sanitize_run() {  # tool binary [doctest args...]
+      local tool=$1 bin=$2
+      shift 2
+      runs=$((runs + 1))
+      echo "==== $tool $(basename "$bin") $*" >>"$LOG_DIR/sanitize.log"
+      run_built "$SANITIZER" --tool "$tool" --error-exitcode 99 --print-limit 50 "$bin" "$@" \
+        >>"$LOG_DIR/sanitize.log" 2>&1 || san_fail+=" $tool:$(basename "$bin")"
+    }
     for bin in "${MC_TESTS[@]}"; do
-      names+=" $(basename "$bin")"
-      echo "==== $(basename "$bin")" >>"$LOG_DIR/memcheck.log"
-      # the out-of-memory case asks cudaMalloc for 16 TiB on purpose, which the sanitizer reports
-      run_built "$SANITIZER" --tool memcheck --error-exitcode 99 --print-limit 50 "$bin" \
-        --test-case-exclude='*out of memory*' >>"$LOG_DIR/memcheck.log" 2>&1 || mc_fail=1
+      # the out-of-memory case asks cudaMalloc for 16 TiB on purpose, which memcheck reports;
+      # the 2^31-element case would take minutes under the tool
+      sanitize_run memcheck "$bin" --test-case-exclude='*out of memory*,*near 2^31*'
     done
-    errors=$(grep -o -E 'ERROR SUMMARY: [0-9]+ error' "$LOG_DIR/memcheck.log" | grep -o -E '[0-9]+' |
+    for tool in racecheck synccheck initcheck; do
+      for name in "${!TOOL_CASES[@]}"; do
+        [[ -x $BUILD_DIR/tests/$name ]] || { san_fail+=" $tool:$name(missing)"; continue; }
+        sanitize_run "$tool" "$BUILD_DIR/tests/$name" --test-case="${TOOL_CASES[$name]}"
+      done
+    done
+    errors=$(grep -o -E 'ERROR SUMMARY: [0-9]+ error' "$LOG_DIR/sanitize.log" | grep -o -E '[0-9]+' |
       awk '{s += $1} END {print s + 0}')
-    skipped=$(grep -c 'SKIPPED: no CUDA device' "$LOG_DIR/memcheck.log")
-    if [[ $mc_fail -eq 0 && $errors -eq 0 && $skipped -eq 0 ]]; then
-      record memcheck ok "0 errors in${names}, $(elapsed "$t0")"
+    hazards=$(grep -o -E 'RACECHECK SUMMARY: [0-9]+ hazard' "$LOG_DIR/sanitize.log" | grep -o -E '[0-9]+' |
+      awk '{s += $1} END {print s + 0}')
+    skipped=$(grep -c 'SKIPPED: no CUDA device' "$LOG_DIR/sanitize.log")
+    if [[ -z $san_fail && $errors -eq 0 && $hazards -eq 0 && $skipped -eq 0 ]]; then
+      record sanitize ok "$runs runs (memcheck on ${#MC_TESTS[@]} suites; racecheck/synccheck/initcheck on LSTM, flash, layer norm, MFN): 0 errors, $(elapsed "$t0")"
     else
-      record memcheck FAIL "$errors sanitizer errors, $skipped skipped cases, or a test failed under it (memcheck.log)"
+      record sanitize FAIL "$errors errors, $hazards race hazards, $skipped skipped cases; failed:${san_fail:- none} (sanitize.log)"
     fi
+  fi
+fi
+
+# ---------------------------------------------------------------- bitwise repeat
+if want repeat; then
+  t0=$(date +%s)
+  echo "==== bitwise repeat (each computation twice, bits compared)" >>"$LOG_DIR/kernels.log"
+  rep_fail=""
+  rep_cases=0
+  for name in test_cuda_parity test_cuda_parity_lstm test_cuda_parity_attention test_cuda_kernels; do
+    bin=$BUILD_DIR/tests/$name
+    [[ -x $bin ]] || { rep_fail+=" $name(missing)"; continue; }
+    out=$(run_built "$bin" --test-case='*bitwise*,*deterministic*' 2>&1)
+    rc=$?
+    echo "$out" >>"$LOG_DIR/kernels.log"
+    n=$(grep -o -E 'test cases: +[0-9]+ \| +[0-9]+ passed' <<<"$out" | grep -o -E '[0-9]+ passed' | grep -o -E '[0-9]+')
+    rep_cases=$((rep_cases + ${n:-0}))
+    grep -q 'SKIPPED: no CUDA device' <<<"$out" && rep_fail+=" $name(skipped)"
+    [[ $rc -eq 0 ]] || rep_fail+=" $name"
+  done
+  if [[ -z $rep_fail && $rep_cases -gt 0 ]]; then
+    record repeat ok "$rep_cases bitwise-repeat cases passed, $(elapsed "$t0") (kernels.log)"
+  else
+    record repeat FAIL "failed or skipped:${rep_fail:- no cases ran} (kernels.log)"
   fi
 fi
 
@@ -229,7 +324,8 @@ if want bench; then
     for bin in "${BENCHES[@]}"; do
       name=$(basename "$bin")
       echo "==== $name" >>"$LOG_DIR/bench.log"
-      if ! run_built timeout 600 "$bin" --benchmark_repetitions="$BENCH_REPS" --benchmark_display_aggregates_only=true \
+      if ! run_built timeout 600 "$bin" --benchmark_repetitions="$BENCH_REPS" --benchmark_min_time="$BENCH_MIN_TIME" \
+          --benchmark_display_aggregates_only=true \
           --benchmark_out="$RESULTS/$name.json" --benchmark_out_format=json >>"$LOG_DIR/bench.log" 2>&1 ||
         grep -q '"error_occurred": true' "$RESULTS/$name.json" 2>/dev/null; then
         bad+=" $name"
@@ -284,11 +380,16 @@ if want hfbert; then
   t0=$(date +%s)
   if ! "$PYTHON" -c "import transformers" >/dev/null 2>&1; then
     record hfbert FAIL "the transformers package is not installed for $PYTHON"
-  elif PYTHONUNBUFFERED=1 timeout 600 "$PYTHON" "$ROOT/tools/hf_bert_check.py" \
-      --bert-check "$BUILD_DIR/bert_check" --cuda >"$LOG_DIR/hfbert.log" 2>&1; then
-    record hfbert ok "outputs and gradients match transformers' BertModel, $(elapsed "$t0") (hfbert.log)"
   else
-    record hfbert FAIL "mismatch or error (hfbert.log)"
+    PYTHONUNBUFFERED=1 timeout 600 "$PYTHON" "$ROOT/tools/hf_bert_check.py" \
+      --bert-check "$BUILD_DIR/bert_check" --cuda >"$BUILD_DIR/hfbert.log" 2>&1
+    hf_rc=$?
+    sed 's/^/hfbert: /' "$BUILD_DIR/hfbert.log" >>"$LOG_DIR/torch.log"  # 8 log files at most: no hfbert.log in $OUT
+    if [[ $hf_rc -eq 0 ]]; then
+      record hfbert ok "outputs and gradients match transformers' BertModel, $(elapsed "$t0") (torch.log, 'hfbert:' lines)"
+    else
+      record hfbert FAIL "mismatch or error (torch.log, 'hfbert:' lines)"
+    fi
   fi
 fi
 
