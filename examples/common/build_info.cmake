@@ -4,7 +4,8 @@
 #   -DSOURCE_DIR=<repository> -DOUT=<file.cpp> -DVERSION=<project version>
 #   -DBUILD_TYPE=<Release|Debug|...> -DCUDA=<ON|OFF>
 # The commit is `git rev-parse --short=12 HEAD` plus "-dirty" when tracked files differ
-# from it; "unknown" outside a git checkout or without git.
+# from it; "unknown" outside a git checkout or without git. --no-optional-locks: a build
+# never takes the index lock from a git command running beside it.
 set(commit "unknown")
 find_program(GIT git)
 if(GIT)
@@ -12,7 +13,7 @@ if(GIT)
                   OUTPUT_VARIABLE head RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
   if(rc EQUAL 0 AND head)
     set(commit ${head})
-    execute_process(COMMAND ${GIT} -C ${SOURCE_DIR} status --porcelain --untracked-files=no
+    execute_process(COMMAND ${GIT} -C ${SOURCE_DIR} --no-optional-locks status --porcelain --untracked-files=no
                     OUTPUT_VARIABLE changes RESULT_VARIABLE rc2 ERROR_QUIET)
     if(rc2 EQUAL 0 AND NOT changes STREQUAL "")
       string(APPEND commit "-dirty")
