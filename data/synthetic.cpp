@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <string>
 
 #include "data/metrics.h"  // round_half_even
 #include "engine/error.h"
@@ -25,6 +27,13 @@ struct TaskWorld {
   std::vector<double> weights;
 };
 
+// The words variant's vocabulary (data/synthetic.h): V types, their vectors [V, D] and unit
+// directions, and the log of the Zipf prior.
+struct WordWorld {
+  std::int64_t vocab = 0, dim = 0, modality = -1;
+  std::vector<double> vectors, units, log_prior;
+};
+
 std::vector<double> to_doubles(const Tensor& t) { return t.to_vector<double>(); }
 
 // Steps of modality m's grid and an utterance's length on it (the identity when aligned).
@@ -39,7 +48,7 @@ std::int64_t grid_length(const SyntheticConfig& cfg, const SyntheticModality& sp
 }
 
 MultimodalSplit generate_split(const SyntheticConfig& cfg, const std::vector<ModalityWorld>& world,
-                               const TaskWorld& task_world, const std::string& name, std::int64_t n,
+                               const TaskWorld& task_world, const WordWorld& words, const std::string& name, std::int64_t n,
                                std::uint64_t seed, SyntheticTruth& truth) {
   Generator gen(seed);
   const auto k = static_cast<std::int64_t>(cfg.factor_weights.size());
@@ -113,6 +122,14 @@ MultimodalSplit generate_split(const SyntheticConfig& cfg, const std::vector<Mod
     }
   }
 
+  // The words variant's choices: one uniform per (utterance, step), padding included.
+  std::vector<double> word_u;
+  std::vector<std::int64_t> word_ids;
+  if (words.vocab > 0) {
+    Generator word_gen(derive_seed(seed, 2));
+    word_u = to_doubles(rand({n, grid_steps(cfg, cfg.modalities[words.modality])}, word_gen, f64_opts()));
+  }
+
   MultimodalSplit split;
   split.name = name;
   split.lengths = from_vector(lengths, {n}, TensorOptions{DType::i64});
@@ -146,6 +163,49 @@ MultimodalSplit generate_split(const SyntheticConfig& cfg, const std::vector<Mod
         offset[j] = spec.nuisance_scale * nu;
       }
       if (here) envelope(i, len, h);
+      if (m == words.modality) {  // the words variant: step t is the vector of a drawn word
+        const std::int64_t v_n = words.vocab;
+        std::vector<double> ps(static_cast<std::size_t>(v_n)), po(static_cast<std::size_t>(v_n)),
+            p(static_cast<std::size_t>(v_n));
+        if (here)
+          for (std::int64_t w = 0; w < v_n; ++w) {
+            double a = 0, b = 0;
+            const double* u = words.units.data() + w * d;
+            for (std::int64_t j = 0; j < d; ++j) a += u[j] * signal[j], b += u[j] * offset[j];
+            ps[w] = a, po[w] = b;
+          }
+        std::string text;
+        for (std::int64_t t = 0; t < t_max; ++t) {
+          float* row = xp + (i * t_max + t) * d;
+          if (!here || t >= len) {
+            std::fill_n(row, d, 0.0f);
+            word_ids.push_back(-1);
+            continue;
+          }
+          double top = -std::numeric_limits<double>::infinity(), total = 0;
+          for (std::int64_t w = 0; w < v_n; ++w) {
+            p[w] = words.log_prior[w] + cfg.word_beta * (h[t] * ps[w] + po[w]);
+            top = std::max(top, p[w]);
+          }
+          for (std::int64_t w = 0; w < v_n; ++w) total += (p[w] = std::exp(p[w] - top));
+          const double target = word_u[i * t_max + t] * total;
+          std::int64_t pick = v_n - 1;
+          double acc = 0;
+          for (std::int64_t w = 0; w < v_n; ++w) {
+            acc += p[w];
+            if (acc > target) {
+              pick = w;
+              break;
+            }
+          }
+          word_ids.push_back(pick);
+          for (std::int64_t j = 0; j < d; ++j) row[j] = static_cast<float>(words.vectors[pick * d + j]);
+          if (!text.empty()) text += ' ';
+          text += word_name(pick, v_n);
+        }
+        split.raw_text.push_back(std::move(text));
+        continue;
+      }
       for (std::int64_t t = 0; t < t_max; ++t) {
         float* row = xp + (i * t_max + t) * d;
         if (!here || t >= len) {
@@ -213,6 +273,8 @@ MultimodalSplit generate_split(const SyntheticConfig& cfg, const std::vector<Mod
     }
   }
 
+  if (words.vocab > 0)
+    truth.word_ids = from_vector(word_ids, {n, grid_steps(cfg, cfg.modalities[words.modality])}, TensorOptions{DType::i64});
   truth.latent = from_vector(z, {n, k}, f32_opts());
   truth.score = from_vector(score, {n});
   truth.expression = from_vector(expression, {n, n_mod});
@@ -221,6 +283,12 @@ MultimodalSplit generate_split(const SyntheticConfig& cfg, const std::vector<Mod
 }
 
 }  // namespace
+
+std::string word_name(std::int64_t index, std::int64_t vocab) {
+  const auto width = std::max<std::size_t>(4, std::to_string(vocab).size());
+  std::string digits = std::to_string(index + 1);
+  return "w" + std::string(width > digits.size() ? width - digits.size() : 0, '0') + digits;
+}
 
 std::vector<SyntheticModality> SyntheticConfig::default_modalities(std::int64_t text_dim, std::int64_t acoustic_dim,
                                                                    std::int64_t visual_dim) {
@@ -293,6 +361,21 @@ void SyntheticConfig::validate() const {
            "synthetic config: emotion_threshold must be finite and emotion_noise >= 0, got {} and {}",
            emotion_threshold, emotion_noise);
   FG_CHECK(!modalities.empty(), "synthetic config: needs at least one modality");
+  FG_CHECK(words_vocab >= 0, "synthetic config: words_vocab must be >= 0, got {}", words_vocab);
+  if (words_vocab > 0) {
+    FG_CHECK(std::isfinite(zipf_exponent) && zipf_exponent >= 0,
+             "synthetic config: zipf_exponent must be finite and >= 0, got {}", zipf_exponent);
+    FG_CHECK(std::isfinite(word_vector_std) && word_vector_std > 0,
+             "synthetic config: word_vector_std must be > 0, got {}", word_vector_std);
+    FG_CHECK(std::isfinite(word_beta) && word_beta >= 0, "synthetic config: word_beta must be finite and >= 0, got {}",
+             word_beta);
+    bool has_text = false;
+    for (const SyntheticModality& s : modalities)
+      if (s.name == "text") has_text = aligned || s.steps_per_word == 1.0;
+    FG_CHECK(has_text,
+             "synthetic config: words_vocab > 0 needs a modality named 'text' on the word grid (aligned, or "
+             "steps_per_word 1)");
+  }
   const auto k = static_cast<std::int64_t>(factor_weights.size());
   for (std::size_t m = 0; m < modalities.size(); ++m) {
     const SyntheticModality& s = modalities[m];
@@ -336,12 +419,39 @@ SyntheticDataset make_synthetic_dataset(const SyntheticConfig& cfg) {
         to_doubles(randn({task_world.targets, static_cast<std::int64_t>(cfg.factor_weights.size())}, task_gen, f64_opts()));
   }
   SyntheticDataset out;
-  out.data.train =
-      generate_split(cfg, world, task_world, "train", cfg.train_size, derive_seed(cfg.seed, 1), out.train_truth);
-  out.data.valid =
-      generate_split(cfg, world, task_world, "valid", cfg.valid_size, derive_seed(cfg.seed, 2), out.valid_truth);
-  out.data.test =
-      generate_split(cfg, world, task_world, "test", cfg.test_size, derive_seed(cfg.seed, 3), out.test_truth);
+  // The words variant's vocabulary, from its own stream.
+  WordWorld words;
+  if (cfg.words_vocab > 0) {
+    for (std::size_t m = 0; m < cfg.modalities.size(); ++m)
+      if (cfg.modalities[m].name == "text") words.modality = static_cast<std::int64_t>(m);
+    words.vocab = cfg.words_vocab;
+    words.dim = cfg.modalities[words.modality].dim;
+    Generator word_gen(derive_seed(cfg.seed, 5));
+    const Tensor vec = randn({words.vocab, words.dim}, word_gen, f64_opts(), 0.0, cfg.word_vector_std);
+    words.vectors = to_doubles(vec.to(DType::f32));  // the vectors the features hold, exactly
+    words.units = words.vectors;
+    for (std::int64_t w = 0; w < words.vocab; ++w) {
+      double norm = 0;
+      for (std::int64_t j = 0; j < words.dim; ++j) norm += words.units[w * words.dim + j] * words.units[w * words.dim + j];
+      norm = std::sqrt(norm);
+      for (std::int64_t j = 0; j < words.dim; ++j) words.units[w * words.dim + j] /= norm;
+    }
+    double zsum = 0;
+    for (std::int64_t w = 0; w < words.vocab; ++w) zsum += std::pow(static_cast<double>(w + 1), -cfg.zipf_exponent);
+    for (std::int64_t w = 0; w < words.vocab; ++w) {
+      const double pw = std::pow(static_cast<double>(w + 1), -cfg.zipf_exponent) / zsum;
+      words.log_prior.push_back(std::log(pw));
+      out.word_prior.push_back(pw);
+      out.vocabulary.push_back(word_name(w, words.vocab));
+    }
+    out.word_vectors = from_vector(words.vectors, {words.vocab, words.dim}, f32_opts());
+  }
+  out.data.train = generate_split(cfg, world, task_world, words, "train", cfg.train_size, derive_seed(cfg.seed, 1),
+                                  out.train_truth);
+  out.data.valid = generate_split(cfg, world, task_world, words, "valid", cfg.valid_size, derive_seed(cfg.seed, 2),
+                                  out.valid_truth);
+  out.data.test = generate_split(cfg, world, task_world, words, "test", cfg.test_size, derive_seed(cfg.seed, 3),
+                                 out.test_truth);
   return out;
 }
 

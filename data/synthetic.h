@@ -66,6 +66,27 @@
 //     traits          POM-like regression of 16 speaker traits (confident, passionate, ...),
 //                     each the mean of A integer ratings on 1..7:
 //                       r_a = clip(round(4 + 3 tanh(g v_k . z / |v_k|) + N(0, sigma_a^2)), 1, 7)
+//   words_vocab = V   WORDS (off when 0; our own construction, not MOSI's): the text modality
+//                     (the one named "text", which must be aligned, steps_per_word 1) becomes a
+//                     sequence of pseudo-words from a vocabulary of V types "w0001" .. (zero-
+//                     padded to the width of V). Each type w has a fixed vector
+//                     v_w ~ N(0, word_vector_std^2 I_D) (D = text dim; GloVe-like scale) and a
+//                     Zipf prior zipf(w) proportional to 1 / w^zipf_exponent (w = 1 .. V, type 1
+//                     the most frequent). At a valid step t the text generator computes its
+//                     noise-free text signal
+//                       c_t = e gamma h_t a A z[S]  +  b B u          (steps 5 to 8, no eps)
+//                     and the word of step t is drawn from
+//                       p(w | t) proportional to zipf(w) exp(word_beta <v_w / |v_w|, c_t>)
+//                     (a word prior tilted towards types whose direction agrees with what the
+//                     speaker expresses; sampling the word is the text noise in place of eps).
+//                     The text feature of step t is then v_{w_t} (a GloVe lookup), padding stays
+//                     zero, split.raw_text[i] is the words joined by single spaces (token j is
+//                     step j), and SyntheticDataset::vocabulary / word_vectors hold the types.
+//                     A missing text modality (p_missing) has no words (raw_text ""). Defaults
+//                     when on: V = 2000, zipf_exponent 1.0, word_vector_std 0.4, word_beta 1.0,
+//                     picked once as plausible values and never tuned to any model's result.
+//                     Draws: the vectors from stream derive_seed(seed, 5), each split's word
+//                     choices from derive_seed(split seed, 2); every other number is unchanged.
 //   preset(name)      "mosi", "mosei", "iemocap", "pom": split sizes, feature sizes and task of
 //                     the real dataset (table in docs/data-format.md). Memory: N * T * sum(D_m)
 //                     floats (MOSEI's train split at T = 50: about 1 GB); shrink the sizes for demos.
@@ -118,6 +139,10 @@ struct SyntheticConfig {
   double p_missing = 0.0;
   SyntheticTask task = SyntheticTask::sentiment;
   double emotion_threshold = 0.8, emotion_noise = 0.5;  // emotions task
+  std::int64_t words_vocab = 0;     // V: > 0 turns on the words variant (above)
+  double zipf_exponent = 1.0;       // the Zipf prior's exponent
+  double word_vector_std = 0.4;     // entries of v_w ~ N(0, word_vector_std^2)
+  double word_beta = 1.0;           // tilt of the prior by the text signal
 
   // text / acoustic / visual with the given feature sizes (MOSI's: 300, 5, 20); when unaligned,
   // acoustic has 3 and visual 2 steps per word.
@@ -137,12 +162,22 @@ struct SyntheticTruth {
   Tensor score;       // float32 [N]: s
   Tensor expression;  // float32 [N, M]: e_m (1 expresses, 0 silent, -1 contradicts)
   Tensor target_scores;  // float32 [N, 6 or 16]: v_k . z / |v_k| (emotions, traits tasks only)
+  Tensor word_ids;       // int64 [N, T]: the word type of each text step, -1 on padding (words variant only)
 };
 
 struct SyntheticDataset {
   MultimodalDataset data;
   SyntheticTruth train_truth, valid_truth, test_truth;
+  // Words variant only (empty / undefined otherwise): the V type names ("w0001" ..), their
+  // float32 vectors [V, D_text] and Zipf prior probabilities (sum 1).
+  std::vector<std::string> vocabulary;
+  Tensor word_vectors;
+  std::vector<double> word_prior;
 };
+
+// The name of word type `index` (0-based) of a V-type vocabulary: "w" and index + 1 padded
+// with zeros to max(4, digits of V) ("w0001" .. "w2000").
+std::string word_name(std::int64_t index, std::int64_t vocab);
 
 // Generates all three splits on the CPU. Throws (config.validate()) on a bad config.
 SyntheticDataset make_synthetic_dataset(const SyntheticConfig& config);
