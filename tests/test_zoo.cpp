@@ -65,6 +65,7 @@ TEST_CASE("zoo: float64 gradcheck of every parameter and input, per model") {
     CAPTURE(name);
     Generator gen(3);
     models::ZooConfig z = zoo_test::tiny_zoo(gen);
+    z.fused_hidden = 5;  // a head of 3 ReLUs can start dead; the check below would say so
     auto model = zoo_test::tiny_model(name, z, gen);
     model->eval();
     const std::int64_t B = 4;
@@ -74,6 +75,12 @@ TEST_CASE("zoo: float64 gradcheck of every parameter and input, per model") {
     for (const Tensor& x : xs) inputs.push_back(x);
     auto f = [&](const std::vector<Tensor>&) { return everything(model->forward(batch)); };
     CHECK_GRADCHECK(f, inputs);
+    // no dead part: every parameter has a gradient somewhere (else the check proves little)
+    for (const auto& [pname, p] : model->named_parameters()) {
+      CAPTURE(pname);
+      CHECK(p.grad().defined());
+      if (p.grad().defined()) CHECK(max_diff(p.grad(), zeros(p.shape(), f64_opts())) > 0.0);
+    }
   }
 }
 
@@ -302,5 +309,49 @@ TEST_CASE("zoo: registry names, errors, and the default MOSI-sized models on the
     CHECK(model->modalities() == c.modalities);
     for (double v : o.prediction.to_vector<double>()) CHECK(std::isfinite(v));
     MESSAGE(name << ": " << model->num_parameters() << " parameters, d_z = " << model->fused_dim());
+  }
+}
+
+TEST_CASE("zoo: late fusion keeps the example's parameter names (<modality>_encoder.{0,3}, head.{0,3})") {
+  Generator gen(11);
+  models::ZooConfig c;
+  c.init_gen = &gen;
+  auto model = models::make_zoo_model("late_fusion", c);  // default dropout 0.1: Dropout children at 2 and 5
+  std::vector<std::string> names;
+  for (const auto& [k, v] : model->named_parameters()) names.push_back(k);
+  const std::vector<std::string> want = {
+      "text_encoder.0.weight",     "text_encoder.0.bias",     "text_encoder.3.weight",     "text_encoder.3.bias",
+      "acoustic_encoder.0.weight", "acoustic_encoder.0.bias", "acoustic_encoder.3.weight", "acoustic_encoder.3.bias",
+      "visual_encoder.0.weight",   "visual_encoder.0.bias",   "visual_encoder.3.weight",   "visual_encoder.3.bias",
+      "head.0.weight",             "head.0.bias",             "head.3.weight",             "head.3.bias"};
+  CHECK(names == want);
+}
+
+TEST_CASE("zoo: dropout acts in training mode only, drawn from ZooConfig::dropout_gen (same seed, same masks)") {
+  for (const std::string& name : kAll) {
+    if (name == "mfn") continue;  // tiny_mfn has no dropout; MFN's own dropout is tested in test_mfn
+    CAPTURE(name);
+    Generator gen(12);
+    models::ZooConfig z = zoo_test::tiny_zoo(gen);
+    z.dropout = 0.5;
+    z.hidden = {3, 6, 6};  // widths of 2 can leave a tiny ReLU subnetwork dead, and dropout invisible
+    z.dropout_gen = std::make_shared<Generator>(77);
+    auto model = models::make_zoo_model(name, z);
+    NoGradGuard ng;
+    const std::vector<Tensor> xs = features(z.input_dims, 4, kAligned.T, 900);
+    const data::Batch batch = make_batch(z.modalities, xs, kAligned.lengths);
+    model->train();
+    z.dropout_gen->manual_seed(77);
+    const Tensor t1 = everything(model->forward(batch));
+    z.dropout_gen->manual_seed(77);
+    const Tensor t2 = everything(model->forward(batch));
+    const Tensor t3 = everything(model->forward(batch));  // the generator moved on: new masks
+    model->eval();
+    const Tensor e1 = everything(model->forward(batch));
+    const Tensor e2 = everything(model->forward(batch));
+    CHECK(max_diff(t1, t2) == 0.0);
+    CHECK(max_diff(t1, t3) > 0.0);
+    CHECK(max_diff(e1, e2) == 0.0);
+    CHECK(max_diff(t1, e1) > 0.0);
   }
 }
