@@ -10,7 +10,8 @@
 // tolerance. The CUDA case prints "SKIPPED: no CUDA device" without a GPU.
 //
 // The example is compiled into this test with its main() left out, so the test drives the
-// very code the binary runs.
+// very code the binary runs (on the training harness, examples/harness/; its own tests are
+// tests/test_harness.cpp).
 #define FG_LATE_FUSION_NO_MAIN
 #include "examples/late_fusion.cpp"
 
@@ -58,22 +59,22 @@ TEST_CASE("late fusion: a tiny run trains, selects on valid and scores test once
   const auto ds = tiny_data(o);
   std::ostringstream log;
   const RunResult r = train_and_evaluate(o, ds.data, {"text", "acoustic", "visual"}, "fused", log);
-  REQUIRE(r.history.size() == 3);
-  CHECK(r.history[2].train_l1 < r.history[0].train_l1);
-  for (const EpochRecord& e : r.history) {
-    CHECK(std::isfinite(e.train_l1));
+  REQUIRE(r.fit.history.size() == 3);
+  CHECK(r.fit.history[2].train_loss < r.fit.history[0].train_loss);
+  for (const EpochRecord& e : r.fit.history) {
+    CHECK(std::isfinite(e.train_loss));
     CHECK(finite(e.valid));
     CHECK(e.valid.n == 32);
   }
-  CHECK(r.best_epoch >= 1);
-  CHECK(r.best_epoch <= 3);
+  CHECK(r.fit.best_epoch >= 1);
+  CHECK(r.fit.best_epoch <= 3);
   // the kept weights are those of the best validation MAE
   double best = 1e300;
-  for (const EpochRecord& e : r.history) best = std::min(best, e.valid.mae);
-  CHECK(r.best_valid.mae == best);
+  for (const EpochRecord& e : r.fit.history) best = std::min(best, e.valid.mae);
+  CHECK(r.fit.best_valid.mae == best);
   CHECK(r.test.n == 32);
   CHECK(finite(r.test));
-  CHECK(r.parameters > 0);
+  CHECK(r.fit.parameters > 0);
   CHECK(log.str().empty());  // quiet
 }
 
@@ -86,10 +87,10 @@ TEST_CASE("late fusion: a run is reproducible from its seed, and one modality ha
   const RunResult a = train_and_evaluate(o, ds.data, {"text", "visual"}, "fused", log);
   const RunResult b = train_and_evaluate(o, ds.data, {"text", "visual"}, "fused", log);
   CHECK(a.test.mae == b.test.mae);
-  CHECK(a.best_epoch == b.best_epoch);
+  CHECK(a.fit.best_epoch == b.fit.best_epoch);
   // a single-modality model has fewer parameters than the fused one
   const RunResult t = train_and_evaluate(o, ds.data, {"text"}, "text", log);
-  CHECK(t.parameters < a.parameters);
+  CHECK(t.fit.parameters < a.fit.parameters);
   CHECK(finite(t.test));
 }
 
@@ -126,7 +127,7 @@ TEST_CASE("late fusion: --lr 10 makes the loss explode: training stops naming th
   CHECK(fg::test::contains(err, "Lower --lr (now 10)"));
   // the same run with the default rate trains to the end
   o.lr = 3e-3;
-  CHECK(train_and_evaluate(o, ds.data, {"text", "acoustic", "visual"}, "fused", log).history.size() == 3);
+  CHECK(train_and_evaluate(o, ds.data, {"text", "acoustic", "visual"}, "fused", log).fit.history.size() == 3);
 }
 
 TEST_CASE("late fusion: bad flags are clear errors") {
@@ -198,16 +199,16 @@ TEST_CASE("late fusion: --deterministic: two CPU runs with one seed give bitwise
   const RunResult a = train_and_evaluate(o, ds.data, {"text", "acoustic", "visual"}, "fused", log);
   CHECK(fg::cuda::deterministic() == was);  // the switch is restored after the run
   const RunResult b = train_and_evaluate(o, ds.data, {"text", "acoustic", "visual"}, "fused", log);
-  REQUIRE(a.step_losses.size() == 2 * 6);  // 96 utterances / batches of 16, two epochs
-  CHECK(bitwise_equal(a.step_losses, b.step_losses));
-  CHECK(loss_fingerprint(a.step_losses) == loss_fingerprint(b.step_losses));
+  REQUIRE(a.fit.step_losses.size() == 2 * 6);  // 96 utterances / batches of 16, two epochs
+  CHECK(bitwise_equal(a.fit.step_losses, b.fit.step_losses));
+  CHECK(loss_fingerprint(a.fit.step_losses) == loss_fingerprint(b.fit.step_losses));
   CHECK(a.test.mae == b.test.mae);
   // the comparison can fail: another seed for the shuffles, dropout and weights (same data)
   Options other = o;
   other.seed = 6;
   const RunResult c = train_and_evaluate(other, ds.data, {"text", "acoustic", "visual"}, "fused", log);
-  CHECK_FALSE(bitwise_equal(a.step_losses, c.step_losses));
-  CHECK(loss_fingerprint(a.step_losses) != loss_fingerprint(c.step_losses));
+  CHECK_FALSE(bitwise_equal(a.fit.step_losses, c.fit.step_losses));
+  CHECK(loss_fingerprint(a.fit.step_losses) != loss_fingerprint(c.fit.step_losses));
   // the flag parses
   CLI::App app{"late_fusion"};
   Options parsed;
@@ -229,25 +230,25 @@ TEST_CASE("late fusion: CUDA runs are bitwise repeatable with --deterministic an
   on_gpu.device = "cuda";
   const RunResult g1 = train_and_evaluate(on_gpu, ds.data, mods, "fused", log);
   const RunResult g2 = train_and_evaluate(on_gpu, ds.data, mods, "fused", log);
-  REQUIRE(g1.step_losses.size() == 3 * 6);
-  CHECK(bitwise_equal(g1.step_losses, g2.step_losses));
+  REQUIRE(g1.fit.step_losses.size() == 3 * 6);
+  CHECK(bitwise_equal(g1.fit.step_losses, g2.fit.step_losses));
   CHECK(g1.test.mae == g2.test.mae);
-  CHECK(g1.best_epoch == g2.best_epoch);
+  CHECK(g1.fit.best_epoch == g2.fit.best_epoch);
   const RunResult c = train_and_evaluate(o, ds.data, mods, "fused", log);
-  REQUIRE(c.step_losses.size() == g1.step_losses.size());
+  REQUIRE(c.fit.step_losses.size() == g1.fit.step_losses.size());
   // Same seed, so the same initial weights (Philox uniforms are bitwise equal on both
   // devices), batches and dropout masks; only float32 rounding differs (summation order in
   // cuBLAS and the reductions, CUDA's expf/tanhf vs glibc's). The first step's loss is then
   // equal to float32 accuracy: relative 1e-5 (about 100 ulp of a sum over a batch of 16).
-  CHECK(std::abs(g1.step_losses[0] - c.step_losses[0]) <= 1e-5 * std::abs(c.step_losses[0]));
+  CHECK(std::abs(g1.fit.step_losses[0] - c.fit.step_losses[0]) <= 1e-5 * std::abs(c.fit.step_losses[0]));
   // Rounding differences then propagate through 18 Adam steps. Measured on the CPU with a
   // proxy (every training feature moved by 2 float32 ulp, four trials): step losses moved by
   // at most 8.4e-7 relative, test MAE by 4e-8. Stated tolerance, about 1000x that: step
   // losses and test MAE within 1e-3 relative, test Corr within 1e-3 absolute. A wrong kernel
   // moves them by far more (the step losses themselves range from 0.41 to 1.48).
-  for (std::size_t i = 0; i < c.step_losses.size(); ++i) {
-    INFO("step " << i + 1 << ": CUDA " << g1.step_losses[i] << ", CPU " << c.step_losses[i]);
-    CHECK(std::abs(g1.step_losses[i] - c.step_losses[i]) <= 1e-3 * std::abs(c.step_losses[i]));
+  for (std::size_t i = 0; i < c.fit.step_losses.size(); ++i) {
+    INFO("step " << i + 1 << ": CUDA " << g1.fit.step_losses[i] << ", CPU " << c.fit.step_losses[i]);
+    CHECK(std::abs(g1.fit.step_losses[i] - c.fit.step_losses[i]) <= 1e-3 * std::abs(c.fit.step_losses[i]));
   }
   INFO("test MAE: CUDA " << g1.test.mae << ", CPU " << c.test.mae << "; Corr: CUDA " << g1.test.corr << ", CPU "
                          << c.test.corr);
