@@ -77,85 +77,10 @@ struct Options : fg::harness::HarnessOptions {
 
 // ---------------------------------------------------------------- the model
 
-// Mean over the valid steps of each utterance: x [B, T, D], mask [B, T] (1 valid, 0 pad) -> [B, D].
-// Padding never leaks into the average, however long the batch's longest utterance is.
-Tensor masked_time_mean(const Tensor& x, const Tensor& mask) {
-  const Tensor weights = fg::unsqueeze(mask, 2);              // [B, T, 1]
-  const Tensor total = fg::sum(x * weights, 1);               // [B, D]
-  const Tensor count = fg::sum(mask, 1, /*keepdim=*/true);    // [B, 1]
-  return total / count;
-}
-
-// The late-fusion network, a models::SentimentModel. Child modules (and so the parameter
-// names) are "<modality>_encoder" for each modality, then "head":
-//   <modality>_encoder = MLP D_m -> h_m -> h_m, ReLU and dropout after each Linear
-//   head               = MLP sum(h_m) -> head_hidden -> 1, ReLU and dropout after the first
-// z is the concatenation of the encodings (the head's input).
-class LateFusionModel : public fg::models::SentimentModel {
- public:
-  LateFusionModel(const std::vector<std::string>& modalities, const std::vector<std::int64_t>& input_dims,
-                  const std::vector<std::int64_t>& hidden, std::int64_t head_hidden, double dropout,
-                  fg::Device device, fg::Generator& init_gen, std::shared_ptr<fg::Generator> dropout_gen)
-      : modalities_(modalities) {
-    using fg::nn::Activation;
-    using fg::nn::MLP;
-    using fg::nn::MLPOptions;
-    for (std::size_t m = 0; m < modalities.size(); ++m) {
-      MLPOptions enc;
-      enc.sizes = {input_dims[m], hidden[m], hidden[m]};
-      enc.activations = {Activation::ReLU};
-      enc.dropout = {dropout};
-      enc.activate_last = true;
-      enc.param_options = fg::f32_opts(device);
-      enc.dropout_generator = dropout_gen;
-      encoders_.push_back(register_module(modalities[m] + "_encoder", std::make_shared<MLP>(enc, init_gen)));
-      fused_width_ += hidden[m];
-    }
-    MLPOptions head;
-    head.sizes = {fused_width_, head_hidden, 1};
-    head.activations = {Activation::ReLU};
-    head.dropout = {dropout};
-    head.param_options = fg::f32_opts(device);
-    head.dropout_generator = dropout_gen;
-    head_ = register_module("head", std::make_shared<MLP>(head, init_gen));
-  }
-  std::string type_name() const override { return "LateFusionModel"; }
-  const std::vector<std::string>& modalities() const override { return modalities_; }
-  std::int64_t fused_dim() const override { return fused_width_; }
-
-  fg::models::SentimentOutput forward(const fg::data::Batch& batch) override {
-    fg::models::SentimentOutput out;
-    for (std::size_t m = 0; m < modalities_.size(); ++m) {
-      const Tensor pooled = masked_time_mean(batch.modality(modalities_[m]), batch.mask);  // [B, D_m]
-      out.encodings.push_back(encoders_[m]->forward(pooled));                              // [B, h_m]
-    }
-    out.z = out.encodings.size() == 1 ? out.encodings[0] : fg::concat(out.encodings, 1);  // [B, sum h_m]
-    out.prediction = fg::reshape(head_->forward(out.z), {batch.size()});                   // [B]
-    return out;
-  }
-
- private:
-  std::vector<std::string> modalities_;
-  std::int64_t fused_width_ = 0;
-  std::vector<std::shared_ptr<fg::nn::MLP>> encoders_;
-  std::shared_ptr<fg::nn::MLP> head_;
-};
-
-// Registers "late_fusion" with the harness (model_config: hidden [per modality],
-// head_hidden, dropout). The weights come from derive_seed(seed, 1000), dropout from
-// derive_seed(seed, 2000) (checkpointed as generator "dropout").
-void register_late_fusion() {
-  fg::harness::register_task("late_fusion", [](const fg::harness::ModelSpec& s) {
-    fg::Generator init_gen(fg::data::derive_seed(s.seed, 1000));
-    auto dropout_gen = std::make_shared<fg::Generator>(fg::data::derive_seed(s.seed, 2000));
-    auto model = std::make_shared<LateFusionModel>(
-        s.modalities, s.input_dims, s.config.at("hidden").get<std::vector<std::int64_t>>(),
-        s.config.at("head_hidden").get<std::int64_t>(), s.config.at("dropout").get<double>(), s.device, init_gen,
-        dropout_gen);
-    return std::make_unique<fg::harness::SentimentTask>(
-        model, std::vector<std::pair<std::string, std::shared_ptr<fg::Generator>>>{{"dropout", dropout_gen}});
-  });
-}
+// The model is the zoo's "late_fusion" (models/late_fusion.h: same architecture, parameter
+// names and initialisation order as the class that lived here); the harness builds it by
+// name. Its masked time-mean (models/sentiment.h) ignores padding.
+using fg::models::masked_time_mean;
 
 // ---------------------------------------------------------------- runs
 
@@ -181,7 +106,7 @@ fg::harness::RunSpec run_spec(const Options& opt, const fg::data::MultimodalSpli
   spec.model = "late_fusion";
   spec.modalities = modalities;
   spec.model_config = {{"hidden", hidden_sizes_for(opt, train.modality_names, modalities)},
-                       {"head_hidden", opt.head_hidden},
+                       {"fused_hidden", opt.head_hidden},
                        {"dropout", opt.dropout}};
   if (!opt.drop_at_test.empty())
     for (const std::string& m : fg::data::parse_modality_list(fg::cli::join(opt.drop_at_test), train.modality_names,
@@ -194,7 +119,6 @@ fg::harness::RunSpec run_spec(const Options& opt, const fg::data::MultimodalSpli
 // validation MAE, and scores the test split once with those weights.
 RunResult train_and_evaluate(const Options& opt, const fg::data::MultimodalDataset& data,
                              const std::vector<std::string>& modalities, const std::string& name, std::ostream& log) {
-  register_late_fusion();
   fg::harness::Splits splits(data);
   return fg::harness::run_one(opt, run_spec(opt, data.train, modalities, name), opt.seed, splits, log);
 }
@@ -296,7 +220,6 @@ std::vector<std::string> known_modalities(const Options& opt) {
 // The whole program after parsing and validate(): returns the exit code.
 int run(const Options& opt) {
   const auto t0 = fg::harness::Clock::now();
-  register_late_fusion();
   // `--out -`: standard output carries the JSON alone, the human-readable lines go to stderr
   std::ostream& human = opt.out == "-" ? std::cerr : std::cout;
   if (opt.data.empty())

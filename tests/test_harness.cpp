@@ -60,7 +60,6 @@ Options tiny() {
 h::LoadedData tiny_data(const Options& o) { return h::load_data(o, dataset_config(o)); }
 
 h::RunSpec fused(const Options& o, const h::LoadedData& d) {
-  register_late_fusion();
   return run_spec(o, d.data.train, {"text", "acoustic", "visual"}, "fused");
 }
 

@@ -19,6 +19,7 @@
 #include "data/h5_dataset.h"
 #include "examples/common/cli.h"
 #include "examples/estimators_svg.h"
+#include "models/zoo.h"
 
 namespace fg::harness {
 
@@ -209,15 +210,40 @@ LoadedData load_data(const HarnessOptions& h, data::SyntheticConfig c) {
 
 void register_task(const std::string& name, TaskFactory factory) { registry()[name] = std::move(factory); }
 
+std::unique_ptr<Task> zoo_task(const std::string& name, const ModelSpec& spec) {
+  Generator init(data::derive_seed(spec.seed, 1000));
+  models::ZooConfig z;
+  z.modalities = spec.modalities;
+  z.input_dims = spec.input_dims;
+  z.device = spec.device;
+  z.init_gen = &init;
+  auto dropout = std::make_shared<Generator>(data::derive_seed(spec.seed, 2000));
+  z.dropout_gen = dropout;
+  const nlohmann::json& c = spec.config;
+  if (c.contains("hidden")) z.hidden = c.at("hidden").get<std::vector<std::int64_t>>();
+  if (c.contains("fused_hidden")) z.fused_hidden = c.at("fused_hidden");
+  if (c.contains("dropout")) z.dropout = c.at("dropout");
+  if (c.contains("text_out")) z.text_out = c.at("text_out");
+  if (c.contains("rank")) z.rank = c.at("rank");
+  if (c.contains("num_layers")) z.num_layers = c.at("num_layers");
+  if (c.contains("sequence_modalities"))
+    z.sequence_modalities = c.at("sequence_modalities").get<std::vector<std::string>>();
+  return std::make_unique<SentimentTask>(
+      models::make_zoo_model(name, z), std::vector<std::pair<std::string, std::shared_ptr<Generator>>>{{"dropout", dropout}});
+}
+
 std::unique_ptr<Task> make_task(const std::string& name, const ModelSpec& spec) {
-  const auto it = registry().find(name);
-  FG_CHECK(it != registry().end(), "--model: unknown model '{}' (known: {})", name, cli::join(task_names(), ", "));
-  return it->second(spec);
+  if (const auto it = registry().find(name); it != registry().end()) return it->second(spec);
+  const auto zoo = models::zoo_model_names();
+  FG_CHECK(std::find(zoo.begin(), zoo.end(), name) != zoo.end(), "--model: unknown model '{}' (known: {})", name,
+           cli::join(task_names(), ", "));
+  return zoo_task(name, spec);
 }
 
 std::vector<std::string> task_names() {
-  std::vector<std::string> names;
-  for (const auto& [k, _] : registry()) names.push_back(k);
+  std::vector<std::string> names = models::zoo_model_names();
+  for (const auto& [k, _] : registry())
+    if (std::find(names.begin(), names.end(), k) == names.end()) names.push_back(k);
   return names;
 }
 

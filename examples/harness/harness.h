@@ -85,10 +85,16 @@ struct ModelSpec {
   std::uint64_t seed = 0;                // derive_seed(seed, k) for its generators
 };
 using TaskFactory = std::function<std::unique_ptr<Task>(const ModelSpec&)>;
-// Explicit registration (a static library drops self-registering objects): each example
-// registers what it trains before running. A name registered twice replaces the first.
+// Every model of the zoo (models/zoo.h: ef_lstm, tfn, lmf, mfn, late_fusion) is known
+// without registration, as a SentimentTask (L1): config keys hidden, fused_hidden, dropout,
+// text_out, rank, num_layers, sequence_modalities map onto models::ZooConfig; weights from
+// derive_seed(seed, 1000), dropout from derive_seed(seed, 2000) (checkpointed as "dropout").
+// Other tasks (a paper's own, with extra terms or optimizers) are registered explicitly (a
+// static library drops self-registering objects) before running; a registered name wins
+// over the zoo's.
 void register_task(const std::string& name, TaskFactory factory);
 std::unique_ptr<Task> make_task(const std::string& name, const ModelSpec& spec);
+// The zoo's names, then the registered ones (for --help and error messages).
 std::vector<std::string> task_names();
 
 // ---- the test split, read once
