@@ -188,7 +188,9 @@ if want kernels; then
       "$BUILD_DIR/resource-usage.txt" | sort -u | wc -l)
     local_kernels="$local_kernels kernels use local memory (kernels.log)"
   fi
-  if grep -q '^cuda_kernel_report exit: 0' "$LOG_DIR/kernels.log"; then
+  if grep -q 'SKIPPED: no CUDA device' "$LOG_DIR/kernels.log"; then
+    record kernels FAIL "cuda_kernel_report saw no CUDA device (kernels.log)"
+  elif grep -q '^cuda_kernel_report exit: 0' "$LOG_DIR/kernels.log"; then
     record kernels ok "${report_line#cuda_kernel_report: }; $local_kernels, $(elapsed "$t0")"
   else
     record kernels FAIL "${report_line:-cuda_kernel_report failed} (kernels.log)"
