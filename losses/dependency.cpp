@@ -12,7 +12,8 @@ DependencyBound parse_dependency_bound(const std::string& name) {
   if (name == "kl" || name == "dv") return DependencyBound::DonskerVaradhan;
   if (name == "f" || name == "nwj") return DependencyBound::NWJ;
   if (name == "w" || name == "wasserstein") return DependencyBound::Wasserstein;
-  FG_FAIL("unknown dependency bound '{}': expected kl (dv), f (nwj) or w (wasserstein)", name);
+  if (name == "w-log") return DependencyBound::WassersteinLog;
+  FG_FAIL("unknown dependency bound '{}': expected kl (dv), f (nwj), w (wasserstein) or w-log", name);
 }
 
 std::string dependency_bound_name(DependencyBound b) {
@@ -20,6 +21,7 @@ std::string dependency_bound_name(DependencyBound b) {
     case DependencyBound::DonskerVaradhan: return "kl";
     case DependencyBound::NWJ: return "f";
     case DependencyBound::Wasserstein: return "w";
+    case DependencyBound::WassersteinLog: return "w-log";
   }
   return "?";
 }
@@ -47,11 +49,17 @@ Tensor wasserstein_bound(const Tensor& tj, const Tensor& tm) {
   return mean(tj) - mean(tm);
 }
 
+Tensor wasserstein_log_bound(const Tensor& tj, const Tensor& tm) {
+  check_scores(tj, tm, "wasserstein_log_bound");
+  return mean(tj) - log(mean(tm));
+}
+
 Tensor dependency_lower_bound(DependencyBound bound, const Tensor& tj, const Tensor& tm) {
   switch (bound) {
     case DependencyBound::DonskerVaradhan: return donsker_varadhan_bound(tj, tm);
     case DependencyBound::NWJ: return nwj_bound(tj, tm);
     case DependencyBound::Wasserstein: return wasserstein_bound(tj, tm);
+    case DependencyBound::WassersteinLog: return wasserstein_log_bound(tj, tm);
   }
   FG_FAIL("dependency_lower_bound: unknown bound");
 }

@@ -30,8 +30,10 @@
 
 namespace fg::losses {
 
-enum class DependencyBound { DonskerVaradhan, NWJ, Wasserstein };
-DependencyBound parse_dependency_bound(const std::string& name);  // "kl"/"dv", "f"/"nwj", "w"/"wasserstein"
+// WassersteinLog: eq. 8 exactly as paper 002 prints it, mean(t_j) - log mean(t_m) (needs
+// positive scores: a sigmoid critic); an option of the mdm example, not the default.
+enum class DependencyBound { DonskerVaradhan, NWJ, Wasserstein, WassersteinLog };
+DependencyBound parse_dependency_bound(const std::string& name);  // "kl"/"dv", "f"/"nwj", "w"/"wasserstein", "w-log"
 std::string dependency_bound_name(DependencyBound b);
 
 // The bound's value from critic scores on joint [B] and marginal [B'] samples (0-d).
@@ -39,6 +41,7 @@ Tensor dependency_lower_bound(DependencyBound bound, const Tensor& t_joint, cons
 Tensor donsker_varadhan_bound(const Tensor& t_joint, const Tensor& t_marginal);
 Tensor nwj_bound(const Tensor& t_joint, const Tensor& t_marginal);
 Tensor wasserstein_bound(const Tensor& t_joint, const Tensor& t_marginal);
+Tensor wasserstein_log_bound(const Tensor& t_joint, const Tensor& t_marginal);  // eq. 8 as printed
 // scores [B, B], positives on the diagonal.
 Tensor info_nce_bound(const Tensor& scores);
 
@@ -107,6 +110,7 @@ class DependencyMaximizer {
   // Stage 2.
   Tensor penalty(const Tensor& joint, const Tensor& marginal);
   StatisticNetwork& critic() { return *critic_; }
+  optim::AdamW& optimizer() { return *optimizer_; }  // to checkpoint its moments
   const Options& options() const { return opts_; }
 
  private:
