@@ -1,0 +1,449 @@
+// examples/mdm.cpp: paper 002 (MDM, "multivariate dependency maximisation") on fusegrad's
+// corpora: every model x loss over seeds, Table 2's analogue with Wilcoxon-Mann-Whitney
+// p-values against L_null, the modality-drop study (Figure 2) and the critic's
+// interpretation (Table 3) scored against the synthetic corpus's known truth. docs/mdm.md.
+//
+//   mdm --quick                                   # one model, two losses, 2 seeds (minutes on 2 cores)
+//   mdm --models tfn,lmf --losses null,kl,f,w --seeds 0,1,2,3,4 --out mdm.json
+//   mdm --help                                    # every flag
+//
+// Per (model, loss, seed): for every lr of --lrs (the paper's grid by default) a fresh model
+// and critic (examples/harness/mdm_task.h) are trained with AdamW on train and scored on valid
+// every epoch (fit(): the best epoch's weights are kept); the lr with the best validation MAE
+// wins (selection on valid only). The winner then reads the test split once: all modalities;
+// text absent keeping A, V and A+V (data/batching.h zero_modalities marks them absent); and,
+// on the synthetic corpus, T_theta's score of every test utterance against the generator's
+// truth (data/synthetic.h SyntheticTruth::expression: all modalities express the sentiment, or
+// one is silent or contradicts it), summarised as a ROC AUC.
+//
+// The training loop, checkpoints (--checkpoint: one file per model/loss/lr/seed), Ctrl-C,
+// --config, the progress bars and the results JSON are the harness's (docs/harness.md).
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "data/batching.h"
+#include "data/metrics.h"
+#include "data/synthetic.h"
+#include "data/wmw.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "examples/common/cli.h"
+#include "examples/harness/harness.h"
+#include "examples/harness/mdm_task.h"
+#include "models/zoo.h"
+
+namespace mdm {
+
+using fg::data::RegressionMetrics;
+
+struct Options : fg::harness::HarnessOptions {
+  Options() {
+    program = "mdm";
+    optimizer = "adamw";  // the paper's
+  }
+  std::vector<std::string> models = {"ef_lstm", "tfn", "lmf", "mfn"};
+  std::vector<std::string> losses = {"null", "kl", "f", "w"};
+  std::vector<double> lrs = {0.002, 0.001, 0.0005, 0.0001};  // the paper's grid
+  double lambda = 0.1;
+  int unroll = 10;
+  double critic_lr = 1e-4;
+  double alpha = 0.05;
+  std::string corpus = "synthetic";
+  bool quick = false;
+};
+
+const std::vector<std::string> kPaperModels = {"ef_lstm", "tfn", "lmf", "mfn"};
+
+void add_flags(CLI::App& app, Options& opt) {
+  app.description(
+      "Paper 002 (MDM): fusion models trained with L1 - lambda * a dependency bound on their fused representation "
+      "(critic T_theta, Algorithm 1), lr selected on validation MAE; Table 2's analogue with Wilcoxon-Mann-Whitney "
+      "p-values against L_null, the modality-drop study and T_theta's interpretation (docs/mdm.md).");
+  fg::harness::add_harness_flags(app, opt);
+  fg::cli::add_list(app, "--models", opt.models,
+                    "Zoo models (ef_lstm, tfn, lmf, mfn; late_fusion too; mag_bert needs the reviews corpus)")
+      ->capture_default_str();
+  fg::cli::add_list(app, "--losses", opt.losses,
+                    "null (L1 only), kl (Donsker-Varadhan, eq. 6), f (NWJ, eq. 7), w (Wasserstein, eq. 8 without the "
+                    "log), w-log (eq. 8 as printed)")
+      ->capture_default_str();
+  fg::cli::add_list(app, "--lrs", opt.lrs,
+                    "Learning rates tried per run, the best validation MAE wins (replaces --lr)")
+      ->check(fg::cli::finite_range(1e-12, 10))
+      ->capture_default_str();
+  app.add_option("--lambda", opt.lambda, "Weight of the bound: L = L1 - lambda * bound")
+      ->check(fg::cli::finite_range(0, 1e6))
+      ->capture_default_str();
+  app.add_option("--unroll", opt.unroll, "Critic (T_theta) steps per model step (paper: 10)")
+      ->check(fg::cli::int_range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--critic-lr", opt.critic_lr, "AdamW learning rate of the critic T_theta")
+      ->check(fg::cli::finite_range(1e-12, 10))
+      ->capture_default_str();
+  app.add_option("--alpha", opt.alpha, "Significance level marking WMW p-values (cells with p < alpha get '*')")
+      ->check(fg::cli::finite_range(1e-9, 1))
+      ->capture_default_str();
+  app.add_option("--corpus", opt.corpus, "synthetic (the embedded corpus, or --data FILE.h5) | reviews (issue 12)")
+      ->capture_default_str();
+  app.add_flag("--quick", opt.quick,
+               "A short run: --models lmf --losses null,w --seeds 0,1 --lrs 0.002 --epochs 4 and a 400/150/300 "
+               "corpus, for each of these flags not given");
+}
+
+// --quick's settings for the flags the command line did not give.
+void apply_quick(const CLI::App& app, Options& opt) {
+  if (!opt.quick) return;
+  auto unset = [&](const char* f) { return app.count(f) == 0; };
+  if (unset("--models")) opt.models = {"lmf"};
+  if (unset("--losses")) opt.losses = {"null", "w"};
+  if (unset("--seeds") && unset("--seed")) opt.seeds = {0, 1};
+  if (unset("--lrs")) opt.lrs = {0.002};
+  if (unset("--epochs")) opt.epochs = 4;
+  if (unset("--train-size")) opt.train_size = 400;
+  if (unset("--valid-size")) opt.valid_size = 150;
+  if (unset("--test-size")) opt.test_size = 300;
+}
+
+void validate(const Options& opt) {
+  fg::harness::check_harness_flags(opt);
+  if (opt.corpus == "reviews")
+    throw fg::cli::UsageError(
+        "--corpus reviews: the reviews corpus is not available through the harness yet (issue 12); use --corpus "
+        "synthetic or --data FILE.h5");
+  if (opt.corpus != "synthetic")
+    throw fg::cli::UsageError(fmt::format("--corpus: unknown corpus '{}' (synthetic, reviews)", opt.corpus));
+  const auto zoo = fg::models::zoo_model_names();
+  for (const std::string& m : opt.models) {
+    if (m == "mag_bert")
+      throw fg::cli::UsageError("--models: mag_bert needs the reviews corpus and the pretrained BERT (issue 12): not available yet");
+    if (std::find(zoo.begin(), zoo.end(), m) == zoo.end())
+      throw fg::cli::UsageError(
+          fmt::format("--models: unknown model '{}' (known: {})", m, fg::cli::join(zoo, ", ")));
+  }
+  for (const std::string& l : opt.losses) {
+    try {
+      fg::harness::check_mdm_loss(l, "--losses");
+    } catch (const fg::Error& e) {
+      throw fg::cli::UsageError(e.message());
+    }
+  }
+  if (opt.losses.empty() || opt.models.empty()) throw fg::cli::UsageError("--models and --losses: give at least one each");
+  if (opt.optimizer != "adamw")
+    std::cerr << "mdm: note: --optimizer " << opt.optimizer << " (the paper uses AdamW)\n";
+}
+
+// ---------------------------------------------------------------- one (model, loss, seed)
+
+struct Cell {
+  std::string model, loss;
+  std::uint64_t seed = 0;
+  double lr = 0;                                 // selected on valid
+  std::vector<std::pair<double, double>> valid_by_lr;  // (lr, best valid MAE)
+  RegressionMetrics test;
+  std::map<std::string, RegressionMetrics> dropped;  // "A", "V", "A+V" (text absent)
+  double auc = NAN, score_agree = NAN, score_disagree = NAN;  // critic vs truth (synthetic)
+  fg::harness::RunResult run;
+};
+
+// Critic score per test utterance, in row order.
+std::vector<double> critic_scores(fg::harness::MdmTask& task, const fg::data::MultimodalSplit& split,
+                                  std::int64_t batch_size, fg::Device device) {
+  fg::data::BatchOptions bo;
+  bo.batch_size = batch_size;
+  bo.shuffle = false;
+  bo.device = device;
+  fg::data::BatchLoader loader(split, bo);
+  std::vector<double> out;
+  for (std::int64_t i = 0; i < loader.num_batches(); ++i) {
+    const auto s = task.critic_scores(loader.batch(i)).to(fg::Device::cpu()).to(fg::DType::f64).to_vector<double>();
+    out.insert(out.end(), s.begin(), s.end());
+  }
+  return out;
+}
+
+// ROC AUC of `score` ranking positives above negatives (ties count half) = U / (n1 n0).
+double roc_auc(const std::vector<double>& score, const std::vector<int>& positive) {
+  std::vector<double> pos, neg;
+  for (std::size_t i = 0; i < score.size(); ++i) (positive[i] ? pos : neg).push_back(score[i]);
+  if (pos.empty() || neg.empty()) return NAN;
+  const auto r = fg::data::mann_whitney_u(pos, neg, "asymptotic");
+  return r.u1 / (static_cast<double>(pos.size()) * static_cast<double>(neg.size()));
+}
+
+Cell run_cell(const Options& opt, const std::string& model, const std::string& loss, std::uint64_t seed,
+              fg::harness::Splits& splits, const fg::data::SyntheticTruth* test_truth, std::ostream& human,
+              bool several) {
+  Cell c;
+  c.model = model, c.loss = loss, c.seed = seed;
+  const auto& train = splits.train();
+  std::vector<std::int64_t> dims;
+  for (const std::string& m : train.modality_names) dims.push_back(train.feature_dim(train.modality_index(m)));
+  fg::harness::MdmOptions mo;
+  mo.loss = loss, mo.lambda = opt.lambda, mo.unroll = opt.unroll, mo.critic_lr = opt.critic_lr;
+  const fg::Device device = fg::cli::device_flag(opt.device);
+  std::unique_ptr<fg::harness::MdmTask> best;
+  double best_mae = INFINITY;
+  const auto t0 = fg::harness::Clock::now();
+  for (const double lr : opt.lrs) {
+    fg::harness::RunSpec spec;
+    spec.name = fmt::format("{}/{}/lr{}", model, loss, lr);
+    spec.model = model;
+    spec.modalities = train.modality_names;
+    spec.model_config = {{"mdm_loss", loss}, {"lambda", opt.lambda}, {"unroll", opt.unroll}, {"critic_lr", opt.critic_lr}};
+    fg::harness::TrainOptions o = fg::harness::train_options(opt, spec, seed, several);
+    o.lr = lr;
+    o.hint = fmt::format("lower --lrs (now {})", lr);
+    o.config["lr"] = lr;
+    auto task = fg::harness::make_mdm_task(model, train.modality_names, dims, nlohmann::json::object(), mo, seed, device);
+    fg::harness::FitResult fr = fg::harness::fit(*task, train, splits.valid(), o, human);
+    c.valid_by_lr.emplace_back(lr, fr.best_valid.mae);
+    if (fr.best_valid.mae < best_mae || !best) {
+      best_mae = fr.best_valid.mae, best = std::move(task), c.lr = lr;
+      c.run.spec = spec;
+      c.run.fit = std::move(fr);
+    }
+  }
+  c.run.spec.name = fmt::format("{}/{}", model, loss);
+  c.run.seed = seed;
+  // model selection is over: the test split, read once
+  const fg::data::MultimodalSplit& test = splits.read_test();
+  c.test = fg::harness::evaluate(*best, test, opt.batch_size, device);
+  const auto& names = test.modality_names;
+  auto has = [&](const char* m) { return std::find(names.begin(), names.end(), m) != names.end(); };
+  if (has("text") && has("acoustic") && has("visual")) {
+    c.dropped["A"] = fg::harness::evaluate(*best, test, opt.batch_size, device, {"text", "visual"});
+    c.dropped["V"] = fg::harness::evaluate(*best, test, opt.batch_size, device, {"text", "acoustic"});
+    c.dropped["A+V"] = fg::harness::evaluate(*best, test, opt.batch_size, device, {"text"});
+  }
+  if (best->has_critic() && test_truth != nullptr) {
+    const auto scores = critic_scores(*best, test, opt.batch_size, device);
+    const auto e = test_truth->expression.to(fg::DType::f64).to_vector<double>();
+    const std::size_t m = names.size();
+    std::vector<int> agree(scores.size());
+    double sa = 0, sd = 0;
+    int na = 0, nd = 0;
+    for (std::size_t i = 0; i < scores.size(); ++i) {
+      bool all = true;
+      for (std::size_t k = 0; k < m; ++k) all = all && e[i * m + k] == 1.0;
+      agree[i] = all ? 1 : 0;
+      (all ? sa : sd) += scores[i];
+      ++(all ? na : nd);
+    }
+    c.auc = roc_auc(scores, agree);
+    c.score_agree = na ? sa / na : NAN;
+    c.score_disagree = nd ? sd / nd : NAN;
+  }
+  c.run.test = c.test;
+  c.run.tested = true;
+  c.run.seconds = fg::harness::seconds_since(t0);
+  return c;
+}
+
+// ---------------------------------------------------------------- tables
+
+struct Metric {
+  const char* key;
+  const char* label;
+  double RegressionMetrics::*field;
+  bool higher_better;
+};
+const std::vector<Metric> kMetrics = {
+    {"acc7", "Acc7", &RegressionMetrics::acc7, true},          {"acc2_has0", "Acc2_has0", &RegressionMetrics::acc2_has0, true},
+    {"acc2_non0", "Acc2_non0", &RegressionMetrics::acc2_non0, true}, {"f1_has0", "F1_has0", &RegressionMetrics::f1_has0, true},
+    {"f1_non0", "F1_non0", &RegressionMetrics::f1_non0, true}, {"mae", "MAE", &RegressionMetrics::mae, false},
+    {"corr", "r", &RegressionMetrics::corr, true}};
+
+std::vector<double> values(const std::vector<Cell>& cells, const std::string& model, const std::string& loss,
+                           double RegressionMetrics::*f) {
+  std::vector<double> v;
+  for (const Cell& c : cells)
+    if (c.model == model && c.loss == loss && std::isfinite(c.test.*f)) v.push_back(c.test.*f);
+  return v;
+}
+
+std::pair<double, double> mean_std(const std::vector<double>& v) {
+  if (v.empty()) return {NAN, NAN};
+  double m = 0, s = 0;
+  for (double x : v) m += x;
+  m /= static_cast<double>(v.size());
+  for (double x : v) s += (x - m) * (x - m);
+  return {m, std::sqrt(s / static_cast<double>(v.size()))};
+}
+
+// Table 2's analogue and its JSON; `summary` receives every cell.
+std::string table2(const Options& opt, const std::vector<Cell>& cells, nlohmann::json& summary) {
+  std::string out = fmt::format(
+      "\nTable 2 analogue (test split, mean +- std over {} seeds; p: two-sided Wilcoxon-Mann-Whitney against L_null of "
+      "the same model, scipy's default method; '*' p < {})\n",
+      fg::harness::run_seeds(opt).size(), opt.alpha);
+  out += fmt::format("{:<14} {:<6}", "model", "loss");
+  for (const Metric& m : kMetrics) out += fmt::format(" {:>24}", m.label);
+  out += "\n";
+  for (const std::string& model : opt.models)
+    for (const std::string& loss : opt.losses) {
+      out += fmt::format("{:<14} {:<6}", model, loss);
+      for (const Metric& m : kMetrics) {
+        const auto v = values(cells, model, loss, m.field);
+        const auto [mean, sd] = mean_std(v);
+        std::string cell = fmt::format("{:.4f}+-{:.4f}", mean, sd);
+        nlohmann::json j = {{"mean", mean}, {"std", sd}, {"n", v.size()}, {"values", v}};
+        const auto ref = values(cells, model, "null", m.field);
+        if (loss != "null" && !v.empty() && !ref.empty()) {
+          const auto w = fg::data::mann_whitney_u(v, ref);
+          cell += fmt::format(" p{:.2f}{}", w.p, w.p < opt.alpha ? "*" : " ");
+          j["wmw_vs_null"] = {{"u", w.u1}, {"p", w.p}, {"exact", w.exact}, {"significant", w.p < opt.alpha}};
+        } else {
+          cell += "      ";
+        }
+        out += fmt::format(" {:>24}", cell);
+        summary[model][loss][m.key] = j;
+      }
+      out += "\n";
+    }
+  return out;
+}
+
+std::string drop_table(const Options& opt, const std::vector<Cell>& cells, nlohmann::json& js) {
+  std::string out =
+      "\nModality drop (Figure 2 analogue): trained with all modalities, text absent at test; Acc2_corrupt / Acc2 "
+      "(has0 convention), mean +- std over seeds\n";
+  out += fmt::format("{:<14} {:<6} {:>18} {:>18} {:>18}\n", "model", "loss", "A", "V", "A+V");
+  for (const std::string& model : opt.models)
+    for (const std::string& loss : opt.losses) {
+      out += fmt::format("{:<14} {:<6}", model, loss);
+      for (const char* keep : {"A", "V", "A+V"}) {
+        std::vector<double> r;
+        for (const Cell& c : cells)
+          if (c.model == model && c.loss == loss && c.dropped.count(keep) && c.test.acc2_has0 > 0)
+            r.push_back(c.dropped.at(keep).acc2_has0 / c.test.acc2_has0);
+        const auto [m, s] = mean_std(r);
+        out += fmt::format(" {:>18}", fmt::format("{:.4f}+-{:.4f}", m, s));
+        js[model][loss][keep] = {{"mean", m}, {"std", s}, {"ratios", r}};
+      }
+      out += "\n";
+    }
+  return out;
+}
+
+std::string critic_table(const Options& opt, const std::vector<Cell>& cells, nlohmann::json& js) {
+  std::string out =
+      "\nT_theta interpretation (Table 3 analogue, synthetic truth): ROC AUC of the critic's score separating test "
+      "utterances whose modalities all agree (positive) from those with one silent or contradicting modality; mean "
+      "+- std over seeds, and the mean score of each group\n";
+  out += fmt::format("{:<14} {:<6} {:>16} {:>12} {:>12}\n", "model", "loss", "AUC", "T agree", "T other");
+  bool any = false;
+  for (const std::string& model : opt.models)
+    for (const std::string& loss : opt.losses) {
+      std::vector<double> auc, sa, sd;
+      for (const Cell& c : cells)
+        if (c.model == model && c.loss == loss && std::isfinite(c.auc))
+          auc.push_back(c.auc), sa.push_back(c.score_agree), sd.push_back(c.score_disagree);
+      if (auc.empty()) continue;
+      any = true;
+      const auto [m, s] = mean_std(auc);
+      out += fmt::format("{:<14} {:<6} {:>16} {:>12.4f} {:>12.4f}\n", model, loss, fmt::format("{:.4f}+-{:.4f}", m, s),
+                         mean_std(sa).first, mean_std(sd).first);
+      js[model][loss] = {{"auc_mean", m}, {"auc_std", s}, {"auc", auc}, {"score_agree", sa}, {"score_other", sd}};
+    }
+  if (!any) out += "(no run with a critic on the synthetic corpus)\n";
+  return out;
+}
+
+// ---------------------------------------------------------------- the program
+
+int run(const Options& opt) {
+  const auto t0 = fg::harness::Clock::now();
+  std::ostream& human = opt.out == "-" ? std::cerr : std::cout;
+  fg::harness::LoadedData d;
+  fg::data::SyntheticDataset synth;
+  const bool synthetic = opt.data.empty();
+  if (synthetic) {
+    std::cerr << fmt::format("mdm: generating synthetic data (seed {}, {} / {} / {} utterances)...\n", opt.seed,
+                             opt.train_size, opt.valid_size, opt.test_size);
+    fg::data::SyntheticConfig c;  // as harness::load_data, keeping the truth
+    c.seed = opt.seed;
+    c.train_size = opt.train_size, c.valid_size = opt.valid_size, c.test_size = opt.test_size;
+    synth = fg::data::make_synthetic_dataset(c);
+    d.data = synth.data;
+    d.info = {{"kind", "synthetic"}, {"seed", c.seed}, {"train", c.train_size}, {"valid", c.valid_size},
+              {"test", c.test_size}, {"max_steps", c.max_steps}};
+  } else {
+    d = fg::harness::load_data(opt, {});
+  }
+  fg::harness::Report rep;
+  rep.constant_test = fg::harness::constant_predictor(d.data.train, d.data.test);
+  rep.constant_valid = fg::harness::constant_predictor(d.data.train, d.data.valid);
+  if (!opt.log.empty() && !opt.resume) fg::io::write_output(opt.log, "", "--log");
+  fg::harness::Splits splits(d.data);
+  const auto seeds = fg::harness::run_seeds(opt);
+  const std::size_t total = opt.models.size() * opt.losses.size() * seeds.size();
+  std::vector<Cell> cells;
+  try {
+    for (const std::string& model : opt.models)
+      for (const std::string& loss : opt.losses)
+        for (const std::uint64_t seed : seeds) {
+          std::cerr << fmt::format("mdm: [{}/{}] {} {} seed {} (lrs {})\n", cells.size() + 1, total, model, loss, seed,
+                                   fmt::join(opt.lrs, ","));
+          cells.push_back(run_cell(opt, model, loss, seed, splits, synthetic ? &synth.test_truth : nullptr, human, true));
+          rep.runs.push_back(cells.back().run);
+        }
+  } catch (const fg::harness::Interrupted& e) {
+    rep.interrupted_signal = e.signal();
+    rep.interrupted_message = e.message();
+  }
+  nlohmann::json t2 = nlohmann::json::object(), dj = nlohmann::json::object(), cj = nlohmann::json::object();
+  std::string after = table2(opt, cells, t2) + drop_table(opt, cells, dj) + critic_table(opt, cells, cj);
+  nlohmann::json cells_json = nlohmann::json::array();
+  for (const Cell& c : cells) {
+    nlohmann::json lrs = nlohmann::json::array();
+    for (const auto& [lr, mae] : c.valid_by_lr) lrs.push_back({{"lr", lr}, {"valid_mae", mae}});
+    nlohmann::json dr = nlohmann::json::object();
+    for (const auto& [k, m] : c.dropped) dr[k] = fg::harness::metrics_json(m);
+    cells_json.push_back({{"model", c.model}, {"loss", c.loss}, {"seed", c.seed}, {"selected_lr", c.lr},
+                          {"valid_by_lr", lrs}, {"test", fg::harness::metrics_json(c.test)}, {"text_absent", dr},
+                          {"critic_auc", std::isfinite(c.auc) ? nlohmann::json(c.auc) : nlohmann::json(nullptr)}});
+  }
+  rep.json = {{"example", "mdm"},
+              {"options",
+               {{"models", opt.models}, {"losses", opt.losses}, {"lrs", opt.lrs}, {"lambda", opt.lambda},
+                {"unroll", opt.unroll}, {"critic_lr", opt.critic_lr}, {"alpha", opt.alpha}, {"corpus", opt.corpus},
+                {"quick", opt.quick}, {"epochs", opt.epochs}, {"batch_size", opt.batch_size},
+                {"optimizer", opt.optimizer}, {"weight_decay", opt.weight_decay}, {"data", opt.data}}},
+              {"dataset", d.info},
+              {"cells", cells_json},
+              {"table2", t2},
+              {"modality_drop", dj},
+              {"critic_interpretation", cj}};
+  rep.json["seconds"] = fg::harness::seconds_since(t0);
+  after += fmt::format("total {:.1f} s\n", fg::harness::seconds_since(t0));
+  return fg::harness::write_report(rep, opt, human, after);
+}
+
+}  // namespace mdm
+
+#ifndef FG_MDM_NO_MAIN
+int main(int argc, char** argv) {
+  CLI::App app{"mdm"};
+  fg::cli::setup(app, "mdm");
+  mdm::Options opt;
+  mdm::add_flags(app, opt);
+  return fg::cli::run_main(
+      app, "mdm", argc, argv,
+      [&] {
+        mdm::apply_quick(app, opt);
+        mdm::validate(opt);
+      },
+      [&] { return mdm::run(opt); });
+}
+#endif
