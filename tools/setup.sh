@@ -18,7 +18,7 @@ MODE=${1:-all}
 BUILD_PKGS=(cmake ninja-build g++ pkg-config
             libfmt-dev doctest-dev libbenchmark-dev libhdf5-dev libopenblas-dev libcli11-dev nlohmann-json3-dev
             libfftw3-dev libpng-dev)
-TEST_PKGS=(python3 python3-torch python3-numpy python3-h5py python3-matplotlib)
+TEST_PKGS=(python3 python3-torch python3-numpy python3-h5py python3-matplotlib python3-scipy)
 PACKAGES=("${BUILD_PKGS[@]}")
 [ "$MODE" = "--demo" ] || PACKAGES+=("${TEST_PKGS[@]}")
 

@@ -1,0 +1,276 @@
+// tests/test_mdm.cpp: paper 002's MDM add-on (examples/harness/mdm_task.h, data/permute.h,
+// examples/mdm.cpp): the critic's marginal samples are encoder outputs of permuted inputs,
+// Algorithm 1's alternation, each bound's sign in the total loss, a short L_W run whose bound
+// estimate rises, the gradcheck of eq. 8 as printed, and mdm's flag errors.
+#define FG_MDM_NO_MAIN
+#include "examples/mdm.cpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "data/permute.h"
+#include "engine/autograd.h"
+#include "losses/dependency.h"
+#include "support/gradcheck.h"
+#include "support/test_util.h"
+
+namespace {
+
+namespace h = fg::harness;
+using fg::Tensor;
+
+const fg::data::SyntheticDataset& tiny() {
+  static const fg::data::SyntheticDataset d = [] {
+    fg::data::SyntheticConfig c;
+    c.seed = 7;
+    c.train_size = 48, c.valid_size = 16, c.test_size = 16;
+    c.max_steps = 20, c.min_steps = 5;
+    return fg::data::make_synthetic_dataset(c);
+  }();
+  return d;
+}
+
+std::vector<std::int64_t> dims(const fg::data::MultimodalSplit& s) {
+  std::vector<std::int64_t> d;
+  for (const auto& m : s.modality_names) d.push_back(s.feature_dim(s.modality_index(m)));
+  return d;
+}
+
+std::unique_ptr<h::MdmTask> task_for(const std::string& model, const std::string& loss, int unroll = 2,
+                                     double critic_lr = 1e-4) {
+  h::MdmOptions o;
+  o.loss = loss, o.unroll = unroll, o.critic_lr = critic_lr, o.critic_dropout = 0;
+  const auto& tr = tiny().data.train;
+  return h::make_mdm_task(model, tr.modality_names, dims(tr), {{"dropout", 0.0}}, o, 3);
+}
+
+fg::data::Batch first_batch(std::int64_t n = 8) {
+  std::vector<std::int64_t> rows;
+  for (std::int64_t i = 0; i < n; ++i) rows.push_back(i);
+  return fg::data::gather_batch(tiny().data.train, rows);
+}
+
+std::vector<double> flat(const std::vector<Tensor>& ps) {
+  std::vector<double> v;
+  for (const Tensor& p : ps)
+    for (double x : p.to(fg::DType::f64).to_vector<double>()) v.push_back(x);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("permute_modalities: each modality's features, lengths, mask and present travel with it") {
+  fg::data::Batch b = first_batch(4);
+  b.present = fg::from_vector(std::vector<float>{1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0}, {4, 3});
+  const std::vector<std::vector<std::int64_t>> perms = {{1, 2, 3, 0}, {3, 2, 1, 0}, {0, 1, 2, 3}};
+  const auto p = fg::data::permute_modalities(b, perms);
+  const auto len = b.lengths.to_vector<std::int64_t>();
+  for (std::size_t m = 0; m < 3; ++m) {
+    const auto pl = p.modality_lengths[m].to_vector<std::int64_t>();
+    for (std::size_t i = 0; i < 4; ++i) {
+      CHECK(pl[i] == len[static_cast<std::size_t>(perms[m][i])]);
+      const auto row = fg::test::vals(fg::slice(p.features[m], 0, static_cast<std::int64_t>(i), 1).to(fg::DType::f64));
+      const auto src = fg::test::vals(fg::slice(b.features[m], 0, perms[m][i], 1).to(fg::DType::f64));
+      CHECK(row == src);
+    }
+  }
+  const auto pr = p.present.to_vector<float>();
+  // present rows: 0 (1,1,1), 1 (0,1,1), 2 (1,0,1), 3 (1,1,0)
+  CHECK(pr[0 * 3 + 0] == 0.f);  // text of row 0 came from row 1 (absent there)
+  CHECK(pr[1 * 3 + 1] == 0.f);  // acoustic of row 1 came from row 2 (absent there)
+  CHECK(pr[3 * 3 + 2] == 0.f);  // visual stays: row 3's own (absent)
+  CHECK(pr[1 * 3 + 0] == 1.f);
+  CHECK(!p.lengths.defined());
+  const auto g = fg::data::permute_modalities(b, perms, /*shared_grid=*/true);
+  CHECK(g.modality_lengths.empty());
+  const auto gl = g.lengths.to_vector<std::int64_t>();
+  for (std::size_t i = 0; i < 4; ++i)
+    CHECK(gl[i] == std::max({len[static_cast<std::size_t>(perms[0][i])], len[static_cast<std::size_t>(perms[1][i])],
+                             len[static_cast<std::size_t>(perms[2][i])]}));
+  CHECK(fg::test::contains(fg::test::error_of([&] { fg::data::permute_modalities(b, {{0, 0, 1, 2}, {0, 1, 2, 3}, {0, 1, 2, 3}}); }),
+                           "not a permutation"));
+}
+
+TEST_CASE("the critic's marginal samples are the encoder's z of independently permuted inputs, not shuffled z") {
+  const auto& split = tiny().data.train;
+  for (const std::string model : {"late_fusion", "tfn"}) {
+    CAPTURE(model);
+    auto task = task_for(model, "kl");
+    task->model().eval();
+    const fg::data::Batch b = first_batch(8);
+    const auto perms = fg::data::draw_modality_permutations(8, 3, *std::make_shared<fg::Generator>(11));
+    fg::NoGradGuard ng;
+    const Tensor zm = task->model().forward(task->marginal_batch(b, perms)).z;
+    const Tensor zj = task->model().forward(b).z;
+    for (std::int64_t i = 0; i < 8; ++i) {
+      // row i assembled by hand: modality m of row perms[m][i], each from its own one-row batch
+      fg::data::Batch one = fg::data::gather_batch(split, {perms[0][static_cast<std::size_t>(i)]}, false);
+      one.modality_lengths.resize(3), one.modality_masks.resize(3);
+      for (std::size_t m = 0; m < 3; ++m) {
+        const auto src = fg::data::gather_batch(split, {perms[m][static_cast<std::size_t>(i)]}, false);
+        one.features[m] = src.features[m];
+        one.modality_lengths[m] = src.lengths;
+        one.modality_masks[m] = src.mask;
+      }
+      one.lengths = Tensor(), one.mask = Tensor();
+      const Tensor zi = task->model().forward(one).z;
+      CHECK(fg::test::max_abs_diff(zi, fg::slice(zm, 0, i, 1)) < 1e-5);
+    }
+    // shuffling the fused vectors (by any modality's permutation) is a different thing
+    for (std::size_t m = 0; m < 3; ++m) {
+      const Tensor idx = fg::from_vector(perms[m], {8}, fg::TensorOptions{fg::DType::i64});
+      CHECK(fg::test::max_abs_diff(fg::index_select(zj, 0, idx), zm) > 1e-3);
+    }
+  }
+  // and the task shows the critic exactly those: every view's marginal is z of marginal_batch(perms)
+  auto task = task_for("late_fusion", "w", 3);
+  const fg::data::Batch b = first_batch(8);
+  int checked = 0;
+  task->on_critic_input = [&](const h::CriticView& v) {
+    fg::NoGradGuard ng;
+    const Tensor expect = task->model().forward(task->marginal_batch(b, v.permutations)).z;
+    CHECK(fg::test::max_abs_diff(v.marginal, expect) < 1e-6);
+    CHECK(fg::test::max_abs_diff(v.joint, task->model().forward(b).z) < 1e-6);
+    ++checked;
+  };
+  auto opt = std::make_unique<fg::optim::AdamW>(task->parameters(), fg::optim::AdamWOptions{});
+  h::StepContext ctx{*opt, 0, [](const std::string&, double) {}};
+  task->train_step(b, ctx);
+  CHECK(checked == 4);
+}
+
+TEST_CASE("Algorithm 1: unroll critic steps change only T_theta, then one model step changes only the model") {
+  auto task = task_for("late_fusion", "kl", 4, 1e-2);
+  const fg::data::Batch b = first_batch(8);
+  auto opt = std::make_unique<fg::optim::AdamW>(task->parameters(), fg::optim::AdamWOptions{});
+  const auto model0 = flat(task->model().parameters()), critic0 = flat(task->critic().parameters());
+  std::vector<int> stages;
+  std::vector<std::vector<double>> critic_at, model_at;
+  task->on_critic_input = [&](const h::CriticView& v) {
+    stages.push_back(v.stage);
+    critic_at.push_back(flat(task->critic().parameters()));
+    model_at.push_back(flat(task->model().parameters()));
+  };
+  h::StepContext ctx{*opt, 0, [](const std::string&, double) {}};
+  const h::StepOutput out = task->train_step(b, ctx);
+  CHECK(stages == std::vector<int>{1, 1, 1, 1, 2});
+  for (std::size_t k = 0; k < model_at.size(); ++k) CHECK(model_at[k] == model0);  // stage 1 never moves the model
+  for (std::size_t k = 1; k < critic_at.size(); ++k) CHECK(critic_at[k] != critic_at[k - 1]);  // each critic step moves T
+  CHECK(critic_at[0] == critic0);
+  CHECK(flat(task->critic().parameters()) == critic_at.back());  // the model step leaves T_theta alone
+  CHECK(flat(task->model().parameters()) != model0);
+  // the main optimizer holds the model's parameters only
+  CHECK(task->parameters().size() == task->model().parameters().size());
+  CHECK(task->extra_optimizers().size() == 1);
+  bool has_critic_bound = false;
+  for (const auto& [k, v] : out.terms) has_critic_bound = has_critic_bound || k == "critic_bound";
+  CHECK(has_critic_bound);
+  // null: no critic, no permutations
+  auto null_task = task_for("late_fusion", "null");
+  CHECK(!null_task->has_critic());
+  CHECK(null_task->extra_optimizers().empty());
+}
+
+TEST_CASE("each bound enters the total as L1 - lambda * bound, computed from the critic's scores") {
+  for (const std::string loss : {"kl", "f", "w", "w-log"}) {
+    CAPTURE(loss);
+    h::MdmOptions o;
+    o.loss = loss, o.lambda = 0.7, o.critic_dropout = 0;
+    const auto& tr = tiny().data.train;
+    auto task = h::make_mdm_task("late_fusion", tr.modality_names, dims(tr), {{"dropout", 0.0}}, o, 5);
+    // spectral norm: a few training-mode forwards run its power iteration (eval before any
+    // uses the initial u, v); eval then keeps u, v fixed between the two evaluations
+    for (int k = 0; k < 5; ++k) task->loss(first_batch(8));
+    task->critic().eval();
+    Tensor tj, tm;
+    task->on_critic_input = [&](const h::CriticView& v) {
+      fg::NoGradGuard ng;
+      tj = task->critic().forward(v.joint), tm = task->critic().forward(v.marginal);
+    };
+    const h::Loss l = task->loss(first_batch(8));
+    const auto j = fg::test::vals(tj.to(fg::DType::f64)), m = fg::test::vals(tm.to(fg::DType::f64));
+    auto mean = [](const std::vector<double>& v) {
+      double s = 0;
+      for (double x : v) s += x;
+      return s / static_cast<double>(v.size());
+    };
+    std::vector<double> e;
+    for (double x : m) e.push_back(loss == "kl" ? std::exp(x) : loss == "f" ? std::exp(x - 1) : x);
+    double bound = mean(j) - ((loss == "kl" || loss == "w-log") ? std::log(mean(e)) : mean(e));
+    double l1 = NAN, got = NAN;
+    for (const auto& [k, t] : l.terms) {
+      if (k == "l1") l1 = t.item();
+      if (k == "bound") got = t.item();
+    }
+    CHECK(got == doctest::Approx(bound).epsilon(1e-5));
+    CHECK(l.total.item() == doctest::Approx(l1 - 0.7 * bound).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("a short L_W run: the critic's bound estimate rises") {
+  auto task = task_for("late_fusion", "w", 5, 3e-3);
+  h::TrainOptions o;
+  o.epochs = 3, o.batch_size = 16, o.optimizer = "adamw", o.lr = 2e-3, o.quiet = true, o.seed = 1;
+  std::vector<double> bounds;
+  h::Observer obs;
+  obs.on_step = [&](std::int64_t, std::int64_t, const h::StepOutput& s) {
+    for (const auto& [k, v] : s.terms)
+      if (k == "critic_bound") bounds.push_back(v);
+  };
+  std::ostringstream log;
+  h::fit(*task, tiny().data.train, tiny().data.valid, o, log, obs);
+  REQUIRE(bounds.size() == 9);
+  const double first = (bounds[0] + bounds[1] + bounds[2]) / 3, last = (bounds[6] + bounds[7] + bounds[8]) / 3;
+  INFO("first steps " << first << ", last steps " << last);
+  CHECK(last > first);
+}
+
+TEST_CASE("gradcheck: eq. 8 as printed (w-log) and the bound through the critic") {
+  const Tensor tj = fg::testing::rand_input({5}, 1, 0.1, 0.9), tm = fg::testing::rand_input({6}, 2, 0.1, 0.9);
+  CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return fg::losses::wasserstein_log_bound(in[0], in[1]); },
+                  (std::vector<Tensor>{tj, tm}));
+  fg::Generator g(4);
+  fg::losses::StatisticNetworkOptions so;
+  so.input_dim = 4, so.hidden = {3}, so.dropout = 0;
+  so.param_options = fg::TensorOptions{fg::DType::f64};
+  auto critic = std::make_shared<fg::losses::StatisticNetwork>(so, g);
+  const Tensor zj = fg::testing::rand_input({5, 4}, 3), zm = fg::testing::rand_input({5, 4}, 4);
+  CHECK_GRADCHECK(
+      [&](const std::vector<Tensor>& in) {
+        return fg::losses::dependency_lower_bound(fg::losses::DependencyBound::WassersteinLog, critic->forward(in[0]),
+                                                  critic->forward(in[1]));
+      },
+      (std::vector<Tensor>{zj, zm}));
+}
+
+TEST_CASE("mdm: bad flags are usage errors naming the flag") {
+  auto err = [](std::vector<std::string> args) {
+    CLI::App app{"mdm"};
+    fg::cli::setup(app, "mdm");
+    mdm::Options opt;
+    mdm::add_flags(app, opt);
+    args.insert(args.begin(), "mdm");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    try {
+      app.parse(static_cast<int>(argv.size()), argv.data());
+      mdm::apply_quick(app, opt);
+      mdm::validate(opt);
+    } catch (const CLI::Error& e) {
+      return std::string("cli: ") + e.what();
+    } catch (const fg::cli::UsageError& e) {
+      return std::string("usage: ") + e.what();
+    }
+    return std::string();
+  };
+  CHECK(fg::test::contains(err({"--losses", "null,bogus"}), "--losses: unknown loss 'bogus'"));
+  CHECK(fg::test::contains(err({"--models", "nope"}), "--models: unknown model 'nope'"));
+  CHECK(fg::test::contains(err({"--models", "mag_bert"}), "reviews corpus"));
+  CHECK(fg::test::contains(err({"--corpus", "reviews"}), "--corpus reviews"));
+  CHECK(fg::test::contains(err({"--corpus", "imdb"}), "--corpus: unknown corpus"));
+  CHECK(fg::test::contains(err({"--unroll", "0"}), "--unroll"));
+  CHECK(fg::test::contains(err({"--lrs", "0.001,-1"}), "--lrs"));
+  CHECK(fg::test::contains(err({"--lambda", "nan"}), "--lambda"));
+  CHECK(err({"--quick"}).empty());
+}
