@@ -99,6 +99,9 @@ std::vector<Program> programs() {
 #ifdef FG_BIN_DIGITS
   p.push_back({"digits", FG_BIN_DIGITS, "=unit_range"});
 #endif
+#ifdef FG_BIN_MMB
+  p.push_back({"mmb", FG_BIN_MMB, "--mmb-epochs INT:in [1, 100000]=100"});
+#endif
   return p;
 }
 
@@ -288,6 +291,18 @@ TEST_CASE("cli: every example checks its output paths before any work") {
   r = run(FG_BIN_BERT_CHECK, {"--model", dir.file(""), "--data", junk, "--json", missing + "/b.json"}, dir);
   CHECK(r.code == 2);
   CHECK(has(r.err, "bert_check: error: --json: the folder"));
+#ifdef FG_BIN_MMB
+  // mmb: --out before the words corpus is generated; an unknown --model is a usage error
+  r = run(FG_BIN_MMB, {"--out", missing + "/m.json"}, dir);
+  CHECK(r.code == 2);
+  CHECK(has(r.err, "mmb: error: --out: the folder '" + missing + "'"));
+  CHECK(!has(r.err, "generating synthetic data"));
+  CHECK(r.out.empty());
+  r = run(FG_BIN_MMB, {"--model", "mmb3"}, dir);
+  CHECK(r.code == 2);
+  CHECK(has(r.err, "--model: unknown model 'mmb3'"));
+  CHECK(!has(r.err, "generating synthetic data"));
+#endif
 #ifdef FG_BIN_DIGITS
   // digits: the pictures' folder, the cache folder of plan/build, export's --file
   r = run(FG_BIN_DIGITS, {"--out", junk + "/pictures"}, dir);
@@ -349,3 +364,44 @@ TEST_CASE("cli: --out - is standard output, and --out /dev/full stays a device")
     CHECK(S_ISCHR(st.st_mode));
   }
 }
+
+#ifdef FG_BIN_MMB
+TEST_CASE("cli: mmb end to end at tiny sizes: MMB and a zoo model on the harness, speed columns, the JSON") {
+  ScratchDir dir("cli");
+  const std::string out = dir.file("mmb.json");
+  const Ran r = run(FG_BIN_MMB,
+                    {"--quick", "--model", "mmb1,tfn", "--seeds", "0,1", "--mmb-epochs", "1", "--infer-steps", "2",
+                     "--head-epochs", "2", "--epochs", "1", "--train-size", "48", "--valid-size", "16", "--test-size",
+                     "16", "--quiet", "--out", out},
+                    dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  // each model's row as it finished, then the whole table with the speed columns and the constant row
+  CHECK(has(r.out, "train s"));
+  CHECK(has(r.out, "infer ms/utt"));
+  CHECK(has(r.out, "F1_has0"));
+  CHECK(has(r.out, "constant (train mean)"));
+  CHECK(std::regex_search(r.out, std::regex(R"(mmb1-eq43 \(text\+acoustic\+visual\) +\d)")));
+  const auto j = nlohmann::json::parse(read_bytes(out));
+  CHECK(j["example"] == "mmb");
+  CHECK(j["interrupted"] == false);
+  CHECK(j["options"]["quick"] == true);
+  CHECK(j["options"]["train_size"] == 48);  // explicit flags win over --quick
+  CHECK(j["seeds"] == nlohmann::json({0, 1}));
+  REQUIRE(j["runs"].size() == 6);  // mmb1, mmb1-eq43 (x 2 seeds), tfn x 2 seeds
+  for (const auto& run : j["runs"]) {
+    INFO(run["name"]);
+    CHECK(run["test"]["mae"].is_number());
+    CHECK(run["train_seconds"].get<double>() > 0);
+    CHECK(run["infer_seconds_per_utterance"].get<double>() > 0);
+  }
+  for (const char* name : {"mmb1", "mmb1-eq43", "tfn"}) {
+    INFO(name);
+    for (const char* k : {"mae", "corr", "acc2_has0", "acc2_non0", "f1_has0", "acc7"})
+      CHECK(j["summary_test"][name][k]["mean"].is_number());
+  }
+  CHECK(j["constant_predictor"]["test"]["mae"].is_number());
+  CHECK(j["mmb"]["mmb1"].size() == 2);
+  CHECK(j["build"].contains("git_commit"));
+}
+#endif

@@ -295,7 +295,9 @@ RunResult run_one(const HarnessOptions& h, const RunSpec& spec, std::uint64_t se
     throw;
   }
   // Model selection happened on valid only; the test split is read here, once.
+  const auto t_test = Clock::now();
   r.test = evaluate(*task, splits.read_test(), h.batch_size, ms.device, spec.drop_at_test);
+  r.test_seconds = seconds_since(t_test);
   r.tested = true;
   r.seconds = seconds_since(t0);
   return r;
@@ -340,10 +342,12 @@ nlohmann::json run_json(const RunResult& r) {
                       {"resumed", r.fit.resumed},
                       {"seconds", r.seconds},
                       {"train_seconds", r.fit.seconds},
+                      {"test_seconds", r.test_seconds},
                       {"steps", r.fit.step_losses.size()},
                       {"loss_fingerprint", loss_fingerprint(r.fit.step_losses)},
                       {"history", history}};
   j["test"] = r.tested ? metrics_json(r.test) : nlohmann::json(nullptr);
+  if (r.tested && r.test.n > 0) j["infer_seconds_per_utterance"] = r.test_seconds / static_cast<double>(r.test.n);
   if (!r.checkpoint.empty()) j["checkpoint"] = r.checkpoint;
   return j;
 }
@@ -357,45 +361,90 @@ nlohmann::json provenance_json(const HarnessOptions& h) {
           {"device", h.device},   {"deterministic", h.deterministic}, {"threads", h.threads}, {"timestamp", stamp}};
 }
 
-std::string results_table(const Report& r, std::size_t seeds) {
-  const std::string head = fmt::format("{:<28} {:>7} {:>7} {:>9} {:>9} {:>8} {:>8} {:>7}", "model (test split)", "MAE",
-                                       "Corr", "Acc2_has0", "Acc2_non0", "F1_has0", "F1_non0", "Acc7");
-  auto row = [](const std::string& label, const data::RegressionMetrics& m) {
-    return fmt::format("{:<28} {:>7.4f} {:>7.4f} {:>9.4f} {:>9.4f} {:>8.4f} {:>8.4f} {:>7.4f}", label, m.mae, m.corr,
-                       m.acc2_has0, m.acc2_non0, m.f1_has0, m.f1_non0, m.acc7);
-  };
+namespace {
+
+// The label column is as wide as the longest label (at least 28).
+std::size_t label_width(const Report& r) {
+  std::size_t w = 28;
+  for (const RunResult& x : r.runs) w = std::max(w, run_label(x).size());
+  return w;
+}
+
+std::string speed_cells(const std::vector<const RunResult*>& runs) {
+  std::vector<double> train, infer;
+  for (const RunResult* x : runs) {
+    train.push_back(x->fit.seconds);
+    infer.push_back(x->test.n > 0 ? 1000.0 * x->test_seconds / static_cast<double>(x->test.n) : 0.0);
+  }
+  const data::MeanStd t = data::mean_std(train), i = data::mean_std(infer);
+  return fmt::format(" {:>15} {:>12}", fmt::format("{:.1f} +- {:.1f}", t.mean, t.std), fmt::format("{:.4f}", i.mean));
+}
+
+}  // namespace
+
+std::string results_header(const Report& r, std::size_t seeds) {
+  const std::size_t w = label_width(r);
+  const std::string speed = r.speed_columns ? fmt::format(" {:>15} {:>12}", "train s", "infer ms/utt") : "";
+  if (seeds <= 1)
+    return fmt::format("{:<{}} {:>7} {:>7} {:>9} {:>9} {:>8} {:>8} {:>7}", "model (test split)", w, "MAE", "Corr",
+                       "Acc2_has0", "Acc2_non0", "F1_has0", "F1_non0", "Acc7") +
+           fmt::format(" {:>6} {:>8}", "best", "seconds") + speed + "\n";
+  return fmt::format("{:<{}} {:>15} {:>15} {:>15} {:>15}", "model (test split)", w, "MAE", "Corr", "Acc2_has0",
+                     "Acc2_non0") +
+         (r.speed_columns ? fmt::format(" {:>15}", "F1_has0") : "") + fmt::format(" {:>15} {:>4}", "Acc7", "n") + speed +
+         "\n";
+}
+
+std::string results_row(const Report& r, const std::string& name, std::size_t seeds) {
+  const std::size_t w = label_width(r);
+  std::vector<const RunResult*> runs;
+  for (const RunResult& x : r.runs)
+    if (x.spec.name == name && x.tested) runs.push_back(&x);
+  if (runs.empty()) return "";
   std::string out;
   if (seeds <= 1) {
-    out = head + fmt::format(" {:>6} {:>8}\n", "best", "seconds");
-    for (const RunResult& x : r.runs)
-      if (x.tested) out += row(run_label(x), x.test) + fmt::format(" {:>6} {:>8.1f}\n", x.fit.best_epoch, x.seconds);
-    out += row("constant (train mean)", r.constant_test) + "\n";
+    for (const RunResult* x : runs) {
+      const data::RegressionMetrics& m = x->test;
+      out += fmt::format("{:<{}} {:>7.4f} {:>7.4f} {:>9.4f} {:>9.4f} {:>8.4f} {:>8.4f} {:>7.4f}", run_label(*x), w, m.mae,
+                         m.corr, m.acc2_has0, m.acc2_non0, m.f1_has0, m.f1_non0, m.acc7) +
+             fmt::format(" {:>6} {:>8.1f}", x->fit.best_epoch, x->seconds) +
+             (r.speed_columns ? speed_cells({x}) : "") + "\n";
+    }
     return out;
   }
-  // mean +- std over the seeds of each run name
-  out = fmt::format("{:<28} {:>15} {:>15} {:>15} {:>15} {:>15} {:>4}\n", "model (test split)", "MAE", "Corr",
-                    "Acc2_has0", "Acc2_non0", "Acc7", "n");
+  // mean +- std over the seeds of the run name
+  std::vector<data::RegressionMetrics> ms;
+  for (const RunResult* x : runs) ms.push_back(x->test);
+  std::map<std::string, data::MeanStd> s;
+  for (const auto& [k, v] : data::summarize_runs(ms)) s[k] = v;
+  auto cell = [&](const char* k) { return fmt::format("{:.4f} +- {:.4f}", s[k].mean, s[k].std); };
+  return fmt::format("{:<{}} {:>15} {:>15} {:>15} {:>15}", run_label(*runs.back()), w, cell("mae"), cell("corr"),
+                     cell("acc2_has0"), cell("acc2_non0")) +
+         (r.speed_columns ? fmt::format(" {:>15}", cell("f1_has0")) : "") +
+         fmt::format(" {:>15} {:>4}", cell("acc7"), ms.size()) + (r.speed_columns ? speed_cells(runs) : "") + "\n";
+}
+
+std::string results_table(const Report& r, std::size_t seeds) {
+  const std::size_t w = label_width(r);
+  std::string out = results_header(r, seeds);
   std::vector<std::string> names;
   for (const RunResult& x : r.runs)
     if (std::find(names.begin(), names.end(), x.spec.name) == names.end()) names.push_back(x.spec.name);
-  for (const std::string& name : names) {
-    std::vector<data::RegressionMetrics> ms;
-    std::string label;
-    for (const RunResult& x : r.runs)
-      if (x.spec.name == name && x.tested) ms.push_back(x.test), label = run_label(x);
-    if (ms.empty()) continue;
-    std::map<std::string, data::MeanStd> s;
-    for (const auto& [k, v] : data::summarize_runs(ms)) s[k] = v;
-    auto cell = [&](const char* k) { return fmt::format("{:.4f} +- {:.4f}", s[k].mean, s[k].std); };
-    out += fmt::format("{:<28} {:>15} {:>15} {:>15} {:>15} {:>15} {:>4}\n", label, cell("mae"), cell("corr"),
-                       cell("acc2_has0"), cell("acc2_non0"), cell("acc7"), ms.size());
-  }
+  for (const std::string& name : names) out += results_row(r, name, seeds);
   const auto& c = r.constant_test;
-  out += fmt::format("{:<28} {:>15} {:>15} {:>15} {:>15} {:>15} {:>4}\n", "constant (train mean)",
-                     fmt::format("{:.4f}", c.mae), fmt::format("{:.4f}", c.corr), fmt::format("{:.4f}", c.acc2_has0),
-                     fmt::format("{:.4f}", c.acc2_non0), fmt::format("{:.4f}", c.acc7), "-");
-  out += "(mean +- std over seeds, std with ddof 0 as numpy.std)\n";
-  return out;
+  if (seeds <= 1)
+    return out + fmt::format("{:<{}} {:>7.4f} {:>7.4f} {:>9.4f} {:>9.4f} {:>8.4f} {:>8.4f} {:>7.4f}\n",
+                             "constant (train mean)", w, c.mae, c.corr, c.acc2_has0, c.acc2_non0, c.f1_has0, c.f1_non0,
+                             c.acc7);
+  out += fmt::format("{:<{}} {:>15} {:>15} {:>15} {:>15}", "constant (train mean)", w, fmt::format("{:.4f}", c.mae),
+                     fmt::format("{:.4f}", c.corr), fmt::format("{:.4f}", c.acc2_has0),
+                     fmt::format("{:.4f}", c.acc2_non0)) +
+         (r.speed_columns ? fmt::format(" {:>15}", fmt::format("{:.4f}", c.f1_has0)) : "") +
+         fmt::format(" {:>15} {:>4}\n", fmt::format("{:.4f}", c.acc7), "-");
+  out += "(mean +- std over seeds, std with ddof 0 as numpy.std";
+  if (r.speed_columns)
+    out += "; train s: training incl. validation/selection; infer ms/utt: scoring the test split / its utterances";
+  return out + ")\n";
 }
 
 std::string curves_svg(const Report& r, const std::string& title) {
@@ -426,7 +475,8 @@ int write_report(Report& r, const HarnessOptions& h, std::ostream& human, const 
   const std::size_t seeds = run_seeds(h).size();
   human << "\n" << results_table(r, seeds) << after_table;
   for (const RunResult& x : r.runs)
-    human << fmt::format("{} seed {}: {} training steps, loss fingerprint {}\n", x.spec.name, x.seed,
+    if (!x.fit.step_losses.empty())  // (a run trained outside fit(), e.g. MMB, has none)
+      human << fmt::format("{} seed {}: {} training steps, loss fingerprint {}\n", x.spec.name, x.seed,
                          x.fit.step_losses.size(), loss_fingerprint(x.fit.step_losses));
   nlohmann::json& j = r.json;
   j["runs"] = nlohmann::json::array();

@@ -132,6 +132,7 @@ struct RunResult {
   data::RegressionMetrics test;
   bool tested = false;       // false for an interrupted run
   double seconds = 0;
+  double test_seconds = 0;   // scoring the test split once (inference: the speed columns)
   std::string checkpoint;    // where it was checkpointed ("" = nowhere)
 };
 
@@ -148,6 +149,10 @@ struct Report {
   int interrupted_signal = 0;           // SIGINT/SIGTERM: the runs are partial
   std::string interrupted_message;
   nlohmann::json json;                  // everything written to --out; add keys before write_report
+  // The study columns (examples/mmb): F1_has0 in the mean +- std table, and per run name the
+  // training time (FitResult::seconds) and the inference time per test utterance
+  // (RunResult::test_seconds / test.n), mean over seeds.
+  bool speed_columns = false;
 };
 
 // Runs every spec over every seed. Ctrl-C stops after the current step: the interrupted
@@ -158,6 +163,10 @@ Report run_experiment(const HarnessOptions& h, const std::vector<RunSpec>& specs
 // The human table: one row per run (one seed) or per spec with mean +- std (several seeds),
 // and the constant predictor's row.
 std::string results_table(const Report& r, std::size_t seeds);
+// Pieces of that table, to print a run name's row as soon as its seeds finished: the header
+// line, and the row(s) of the finished runs named `name` (empty when none).
+std::string results_header(const Report& r, std::size_t seeds);
+std::string results_row(const Report& r, const std::string& name, std::size_t seeds);
 // The learning curves (train loss and valid MAE per epoch) as an SVG document.
 std::string curves_svg(const Report& r, const std::string& title);
 // Prints the table, writes --out and --curves (all or nothing), returns the exit status:
