@@ -177,3 +177,6 @@ Tensor randperm(std::int64_t n, Generator& gen, TensorOptions opts = TensorOptio
 
 // LSTM ops: the fused recurrence, the layer and the cell (engine/ops_lstm.cpp).
 #include "engine/ops_lstm.h"
+
+// 2-D convolutions, NCHW: conv2d and conv_transpose2d (engine/ops_conv.cpp, docs/conv.md).
+#include "engine/ops_conv.h"

@@ -1,6 +1,7 @@
-// engine/nn/nn.h: everything of fg::nn in one include (Module, layers, MLP, init).
+// engine/nn/nn.h: everything of fg::nn in one include (Module, layers, convolutions, MLP, init).
 #pragma once
 
+#include "engine/nn/conv.h"
 #include "engine/nn/init.h"
 #include "engine/nn/layers.h"
 #include "engine/nn/mlp.h"
