@@ -10,14 +10,15 @@
 # Environment: BUILD_DIR (default build), FUSEGRAD_CUDA (ON/OFF; default ON when nvcc is
 # found, CPU-only otherwise), CMAKE_CUDA_ARCHITECTURES (default 90), JOBS, TARGETS (ninja
 # targets to build; default all), EXTRA_CMAKE_ARGS, SKIP_DIGITS=1 (do not build the digit
-# datasets; their tests then print "SKIPPED: digit cache not built").
+# datasets; their tests then print "SKIPPED: digit cache not built"), SKIP_REVIEWS=1 (do not build
+# the reviews corpus), REVIEWS_LIMIT=N (a subset of it: N sentences per polarity).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODE=${1:-all}
 BUILD_PKGS=(cmake ninja-build g++ pkg-config
             libfmt-dev doctest-dev libbenchmark-dev libhdf5-dev libopenblas-dev libcli11-dev nlohmann-json3-dev
-            libfftw3-dev libpng-dev)
+            libfftw3-dev libpng-dev libespeak-ng-dev libaubio-dev)
 TEST_PKGS=(python3 python3-torch python3-numpy python3-h5py python3-matplotlib python3-scipy)
 PACKAGES=("${BUILD_PKGS[@]}")
 [ "$MODE" = "--demo" ] || PACKAGES+=("${TEST_PKGS[@]}")
@@ -32,6 +33,7 @@ done
 if [ "$MODE" != "--demo" ]; then
   command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
+  command -v fasttext >/dev/null 2>&1 || missing+=(fasttext)  # the reviews corpus's word vectors
 fi
 if ((${#missing[@]})); then
   echo "setup: installing missing Debian packages: ${missing[*]}"
@@ -66,5 +68,15 @@ if [ "$MODE" != "--demo" ] && [ "${SKIP_DIGITS:-0}" != 1 ]; then
   if ! BUILD_DIR="$BUILD_DIR" JOBS="$JOBS" bash tools/build_digits.sh; then
     echo "setup: WARNING: the digit datasets were not built (see above); tests that need them will print" \
          "'SKIPPED: digit cache not built'" >&2
+  fi
+fi
+
+# The reviews corpus (docs/reviews-corpus.md): real Rotten Tomatoes sentences spoken by
+# espeak-ng -> data/cache/reviews (and the text sources, data/cache/text-sources). Idempotent;
+# REVIEWS_LIMIT=N builds a subset (N sentences per polarity; CI). A failure warns and goes on.
+if [ "$MODE" != "--demo" ] && [ "${SKIP_REVIEWS:-0}" != 1 ]; then
+  if ! BUILD_DIR="$BUILD_DIR" JOBS="$JOBS" bash tools/build_reviews.sh; then
+    echo "setup: WARNING: the reviews corpus was not built (see above); tests that need it will print" \
+         "'SKIPPED: reviews corpus not built'" >&2
   fi
 fi
