@@ -5,7 +5,7 @@
 // time (the ground truth the tests compare everything else with).
 // float32: the fast path, per image: im2col into a [C KH KW, HO WO] matrix, then one
 // OpenBLAS GEMM (kernels/cpu/linalg.cpp), and col2im for the adjoint. Tested against the
-// float64 loops in tests/test_ops_float32_conv.cpp.
+// float64 loops in tests/test_conv.cpp.
 #include <type_traits>
 #include <vector>
 
