@@ -164,7 +164,7 @@ void add_flags(CLI::App& app, Options& opt) {
 // checked once it is read).
 void validate(const Options& opt, const std::vector<std::string>& known) {
   fg::harness::check_harness_flags(opt);  // device, outputs, --data, --resume
-  if (!opt.data.empty()) return;
+  if (!fg::harness::dataset_path(opt).empty()) return;
   const auto mods = fg::data::parse_modality_list(fg::cli::join(opt.modalities), known, "--modalities");
   FG_CHECK(opt.hidden.size() == 1 || opt.hidden.size() == known.size(),
            "--hidden: give one width for all modalities or {} (one per modality: text,acoustic,visual), got {}",
@@ -197,6 +197,7 @@ nlohmann::json options_json(const Options& opt) {
           {"head_hidden", opt.head_hidden},
           {"dropout", opt.dropout},
           {"data", opt.data},
+          {"corpus", opt.corpus},
           {"train_size", opt.train_size},
           {"valid_size", opt.valid_size},
           {"test_size", opt.test_size},
@@ -222,11 +223,11 @@ int run(const Options& opt) {
   const auto t0 = fg::harness::Clock::now();
   // `--out -`: standard output carries the JSON alone, the human-readable lines go to stderr
   std::ostream& human = opt.out == "-" ? std::cerr : std::cout;
-  if (opt.data.empty())
+  if (fg::harness::dataset_path(opt).empty())
     std::cerr << fmt::format("late_fusion: generating synthetic data (seed {}, {} / {} / {} utterances)...\n", opt.seed,
                              opt.train_size, opt.valid_size, opt.test_size);
   else
-    std::cerr << fmt::format("late_fusion: reading {}...\n", opt.data);
+    std::cerr << fmt::format("late_fusion: reading {}...\n", fg::harness::dataset_path(opt));
   const fg::harness::LoadedData d = fg::harness::load_data(opt, dataset_config(opt));
   const auto& names = d.data.train.modality_names;
   const auto mods = fg::data::parse_modality_list(fg::cli::join(opt.modalities), names, "--modalities");

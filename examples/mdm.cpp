@@ -59,7 +59,6 @@ struct Options : fg::harness::HarnessOptions {
   int unroll = 10;
   double critic_lr = 1e-4;
   double alpha = 0.05;
-  std::string corpus = "synthetic";
   bool quick = false;
 };
 
@@ -94,8 +93,6 @@ void add_flags(CLI::App& app, Options& opt) {
   app.add_option("--alpha", opt.alpha, "Significance level marking WMW p-values (cells with p < alpha get '*')")
       ->check(fg::cli::finite_range(1e-9, 1))
       ->capture_default_str();
-  app.add_option("--corpus", opt.corpus, "synthetic (the embedded corpus, or --data FILE.h5) | reviews (issue 12)")
-      ->capture_default_str();
   app.add_flag("--quick", opt.quick,
                "A short run: --models lmf --losses null,w --seeds 0,1 --lrs 0.002 --epochs 4 and a 400/150/300 "
                "corpus, for each of these flags not given");
@@ -117,16 +114,12 @@ void apply_quick(const CLI::App& app, Options& opt) {
 
 void validate(const Options& opt) {
   fg::harness::check_harness_flags(opt);
-  if (opt.corpus == "reviews")
-    throw fg::cli::UsageError(
-        "--corpus reviews: the reviews corpus is not available through the harness yet (issue 12); use --corpus "
-        "synthetic or --data FILE.h5");
-  if (opt.corpus != "synthetic")
-    throw fg::cli::UsageError(fmt::format("--corpus: unknown corpus '{}' (synthetic, reviews)", opt.corpus));
   const auto zoo = fg::models::zoo_model_names();
   for (const std::string& m : opt.models) {
     if (m == "mag_bert")
-      throw fg::cli::UsageError("--models: mag_bert needs the reviews corpus and the pretrained BERT (issue 12): not available yet");
+      throw fg::cli::UsageError(
+          "--models: mag_bert is not implemented yet (issue 13: MAG over the pretrained small BERT of "
+          "examples/pretrain_bert); the other models run on --corpus reviews");
     if (std::find(zoo.begin(), zoo.end(), m) == zoo.end())
       throw fg::cli::UsageError(
           fmt::format("--models: unknown model '{}' (known: {})", m, fg::cli::join(zoo, ", ")));
@@ -367,7 +360,7 @@ int run(const Options& opt) {
   std::ostream& human = opt.out == "-" ? std::cerr : std::cout;
   fg::harness::LoadedData d;
   fg::data::SyntheticDataset synth;
-  const bool synthetic = opt.data.empty();
+  const bool synthetic = fg::harness::dataset_path(opt).empty();
   if (synthetic) {
     std::cerr << fmt::format("mdm: generating synthetic data (seed {}, {} / {} / {} utterances)...\n", opt.seed,
                              opt.train_size, opt.valid_size, opt.test_size);

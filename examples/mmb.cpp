@@ -138,7 +138,7 @@ nlohmann::json options_json(const Options& o) {
           {"optimizer", o.optimizer},   {"lr", o.lr},
           {"weight_decay", o.weight_decay}, {"schedule", o.schedule},
           {"clip", o.clip},             {"patience", o.patience},
-          {"data", o.data},             {"train_size", o.train_size},
+          {"data", o.data},             {"corpus", o.corpus},         {"train_size", o.train_size},
           {"valid_size", o.valid_size}, {"test_size", o.test_size},
           {"mmb_epochs", o.mmb_epochs}, {"infer_steps", o.infer_steps},
           {"head_epochs", o.head_epochs}, {"head_lr", o.head_lr},
@@ -203,11 +203,11 @@ int run(const Options& o) {
   std::ostream& human = o.out == "-" ? std::cerr : std::cout;
   fg::data::SyntheticConfig sc;
   sc.words_vocab = o.vocab;
-  if (o.data.empty())
+  if (fg::harness::dataset_path(o).empty())
     std::cerr << fmt::format("mmb: generating synthetic data, words variant (V = {}, seed {}, {} / {} / {} utterances)...\n",
                              o.vocab, o.seed, o.train_size, o.valid_size, o.test_size);
   else
-    std::cerr << fmt::format("mmb: reading {}...\n", o.data);
+    std::cerr << fmt::format("mmb: reading {}...\n", fg::harness::dataset_path(o));
   const fg::harness::LoadedData d = fg::harness::load_data(o, sc);
   const auto seeds = fg::harness::run_seeds(o);
 

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <string>
 #include <tuple>
@@ -27,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/h5_util.h"
+#include "data/reviews.h"
 #include "engine/cuda/cuda_api.h"
 #include "support/data_fixtures.h"
 
@@ -405,3 +407,31 @@ TEST_CASE("cli: mmb end to end at tiny sizes: MMB and a zoo model on the harness
   CHECK(j["build"].contains("git_commit"));
 }
 #endif
+
+TEST_CASE("cli: --corpus picks the embedded corpus; reviews reads the set-up's HDF5 file, errors name the flag") {
+  ScratchDir dir("cli");
+  // an unknown corpus, and --corpus with --data, are usage errors naming --corpus
+  Ran r = run(FG_BIN_LATE_FUSION, {"--corpus", "imdb", "--quiet"}, dir);
+  CHECK(r.code == 2);
+  CHECK(has(r.err, "--corpus"));
+  r = run(FG_BIN_LATE_FUSION, {"--corpus", "reviews", "--data", FG_BIN_LATE_FUSION, "--quiet"}, dir);
+  CHECK(r.code == 2);
+  CHECK(has(r.err, "--corpus"));
+  const std::string corpus = fg::data::reviews_corpus_file(false);
+  if (::access(corpus.c_str(), R_OK) != 0) {
+    // not built: a usage error that says how to build it
+    r = run(FG_BIN_LATE_FUSION, {"--corpus", "reviews", "--quiet"}, dir);
+    CHECK(r.code == 2);
+    CHECK(has(r.err, "build_reviews.sh"));
+    std::cout << "SKIPPED: reviews corpus not built (the end-to-end part of this case)" << std::endl;
+    return;
+  }
+  const std::string out = dir.file("lf.json");
+  r = run(FG_BIN_LATE_FUSION, {"--corpus", "reviews", "--epochs", "1", "--quiet", "--out", out}, dir);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto j = nlohmann::json::parse(read_bytes(out));
+  CHECK(j["dataset"]["kind"] == "reviews");
+  CHECK(j["dataset"]["train"] == 2800);
+  CHECK(j["dataset"]["test"] == 800);
+}

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "data/h5_dataset.h"
+#include "data/reviews.h"
 #include "examples/common/cli.h"
 #include "examples/estimators_svg.h"
 #include "models/zoo.h"
@@ -128,6 +129,12 @@ void add_harness_flags(CLI::App& app, HarnessOptions& h) {
   app.add_option("--data", h.data,
                  "Train on this dataset in fusegrad's HDF5 format (docs/data-format.md) instead of the embedded "
                  "synthetic corpus");
+  app.add_option("--corpus", h.corpus,
+                 "Embedded corpus when --data is not given: synthetic (generated in memory, data/synthetic.h), reviews "
+                 "(4,000 real Rotten Tomatoes sentences with espeak-ng speech, word-aligned; docs/reviews-corpus.md) "
+                 "or reviews-unaligned (acoustic frames and BERT token ids)")
+      ->check(CLI::IsMember({"synthetic", "reviews", "reviews-unaligned"}))
+      ->capture_default_str();
   app.add_option("--train-size", h.train_size, "Synthetic training utterances")
       ->check(int_range(1, 10'000'000))
       ->capture_default_str();
@@ -176,6 +183,16 @@ void check_harness_flags(const HarnessOptions& h) {
       throw cli::UsageError(fmt::format("--data: '{}' is not a file (expected an HDF5 dataset, docs/data-format.md)", h.data));
     if (::access(h.data.c_str(), R_OK) != 0) throw cli::UsageError(fmt::format("--data: '{}' is not readable", h.data));
   }
+  if (h.corpus != "synthetic") {
+    if (!h.data.empty())
+      throw cli::UsageError(fmt::format("--corpus {}: give either --corpus or --data FILE.h5, not both", h.corpus));
+    const std::string path = dataset_path(h);
+    if (::access(path.c_str(), R_OK) != 0)
+      throw cli::UsageError(fmt::format(
+          "--corpus {}: '{}' has not been built (bash tools/build_reviews.sh builds it; tools/setup.sh runs it; "
+          "docs/reviews-corpus.md)",
+          h.corpus, path));
+  }
   // --threads: BLAS reads FUSEGRAD_BLAS_THREADS at the first CPU allocation; set both ways
   ::setenv("FUSEGRAD_BLAS_THREADS", std::to_string(h.threads).c_str(), 1);
   openblas_set_num_threads(static_cast<int>(h.threads));
@@ -185,15 +202,24 @@ std::vector<std::uint64_t> run_seeds(const HarnessOptions& h) {
   return h.seeds.empty() ? std::vector<std::uint64_t>{h.seed} : h.seeds;
 }
 
+std::string dataset_path(const HarnessOptions& h) {
+  if (!h.data.empty()) return h.data;
+  if (h.corpus == "reviews") return data::reviews_corpus_file(false);
+  if (h.corpus == "reviews-unaligned") return data::reviews_corpus_file(true);
+  return "";
+}
+
 LoadedData load_data(const HarnessOptions& h, data::SyntheticConfig c) {
   LoadedData out;
-  if (!h.data.empty()) {
+  const std::string path = dataset_path(h);
+  if (!path.empty()) {
+    const char* flag = h.data.empty() ? "--corpus" : "--data";
     try {
-      out.data = data::read_h5_dataset(h.data).data;
+      out.data = data::read_h5_dataset(path).data;
     } catch (const fg::Error& e) {
-      throw fg::Error(fmt::format("--data: {}", e.message()));
+      throw fg::Error(fmt::format("{}: {}", flag, e.message()));
     }
-    out.info = {{"kind", "h5"}, {"path", h.data}, {"train", out.data.train.size()},
+    out.info = {{"kind", h.data.empty() ? h.corpus : std::string("h5")}, {"path", path}, {"train", out.data.train.size()},
                 {"valid", out.data.valid.size()}, {"test", out.data.test.size()}};
     for (std::size_t m = 0; m < out.data.train.modality_names.size(); ++m)
       out.info["dims"][out.data.train.modality_names[m]] = out.data.train.feature_dim(static_cast<std::int64_t>(m));

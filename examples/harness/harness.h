@@ -44,7 +44,8 @@ struct HarnessOptions {
   std::int64_t warmup_steps = 0;
   double clip = 0;
   std::int64_t patience = 0;
-  std::string data;                    // --data FILE.h5 ("" = the synthetic corpus)
+  std::string data;                    // --data FILE.h5 ("" = the corpus of --corpus)
+  std::string corpus = "synthetic";    // --corpus: synthetic | reviews | reviews-unaligned
   std::int64_t train_size = 1284, valid_size = 229, test_size = 686;  // synthetic
   std::string out;                     // results JSON ("-" = standard output)
   std::string curves;                  // learning curves SVG
@@ -65,6 +66,11 @@ void add_harness_flags(CLI::App& app, HarnessOptions& h);
 // Flag checks after parsing (throws cli::UsageError naming the flag): every output path,
 // --device, --data exists and is a file, --resume needs --checkpoint. Sets --threads.
 void check_harness_flags(const HarnessOptions& h);
+
+// The HDF5 file the run reads: --data, or the reviews corpus of --corpus reviews /
+// reviews-unaligned (data/reviews.h; built at set-up by tools/build_reviews.sh); "" for the
+// embedded synthetic corpus.
+std::string dataset_path(const HarnessOptions& h);
 // The seeds the runs use: --seeds, or {--seed}.
 std::vector<std::uint64_t> run_seeds(const HarnessOptions& h);
 
