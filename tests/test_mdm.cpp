@@ -266,9 +266,11 @@ TEST_CASE("mdm: bad flags are usage errors naming the flag") {
   };
   CHECK(fg::test::contains(err({"--losses", "null,bogus"}), "--losses: unknown loss 'bogus'"));
   CHECK(fg::test::contains(err({"--models", "nope"}), "--models: unknown model 'nope'"));
-  CHECK(fg::test::contains(err({"--models", "mag_bert"}), "reviews corpus"));
-  CHECK(fg::test::contains(err({"--corpus", "reviews"}), "--corpus reviews"));
-  CHECK(fg::test::contains(err({"--corpus", "imdb"}), "--corpus: unknown corpus"));
+  CHECK(fg::test::contains(err({"--models", "mag_bert"}), "mag_bert"));
+  // --corpus is the harness's flag: an unknown corpus is refused by CLI11, one given with
+  // --data by the harness (the reviews files themselves: tests/test_cli.cpp)
+  CHECK(fg::test::contains(err({"--corpus", "imdb"}), "--corpus"));
+  CHECK(fg::test::contains(err({"--corpus", "reviews", "--data", "/dev/null"}), "--corpus"));
   CHECK(fg::test::contains(err({"--unroll", "0"}), "--unroll"));
   CHECK(fg::test::contains(err({"--lrs", "0.001,-1"}), "--lrs"));
   CHECK(fg::test::contains(err({"--lambda", "nan"}), "--lambda"));

@@ -236,6 +236,17 @@ LoadedData load_data(const HarnessOptions& h, data::SyntheticConfig c) {
 
 void register_task(const std::string& name, TaskFactory factory) { registry()[name] = std::move(factory); }
 
+void apply_zoo_config(models::ZooConfig& z, const nlohmann::json& c) {
+  if (c.contains("hidden")) z.hidden = c.at("hidden").get<std::vector<std::int64_t>>();
+  if (c.contains("fused_hidden")) z.fused_hidden = c.at("fused_hidden");
+  if (c.contains("dropout")) z.dropout = c.at("dropout");
+  if (c.contains("text_out")) z.text_out = c.at("text_out");
+  if (c.contains("rank")) z.rank = c.at("rank");
+  if (c.contains("num_layers")) z.num_layers = c.at("num_layers");
+  if (c.contains("sequence_modalities"))
+    z.sequence_modalities = c.at("sequence_modalities").get<std::vector<std::string>>();
+}
+
 std::unique_ptr<Task> zoo_task(const std::string& name, const ModelSpec& spec) {
   Generator init(data::derive_seed(spec.seed, 1000));
   models::ZooConfig z;
@@ -245,15 +256,7 @@ std::unique_ptr<Task> zoo_task(const std::string& name, const ModelSpec& spec) {
   z.init_gen = &init;
   auto dropout = std::make_shared<Generator>(data::derive_seed(spec.seed, 2000));
   z.dropout_gen = dropout;
-  const nlohmann::json& c = spec.config;
-  if (c.contains("hidden")) z.hidden = c.at("hidden").get<std::vector<std::int64_t>>();
-  if (c.contains("fused_hidden")) z.fused_hidden = c.at("fused_hidden");
-  if (c.contains("dropout")) z.dropout = c.at("dropout");
-  if (c.contains("text_out")) z.text_out = c.at("text_out");
-  if (c.contains("rank")) z.rank = c.at("rank");
-  if (c.contains("num_layers")) z.num_layers = c.at("num_layers");
-  if (c.contains("sequence_modalities"))
-    z.sequence_modalities = c.at("sequence_modalities").get<std::vector<std::string>>();
+  apply_zoo_config(z, spec.config);
   return std::make_unique<SentimentTask>(
       models::make_zoo_model(name, z), std::vector<std::pair<std::string, std::shared_ptr<Generator>>>{{"dropout", dropout}});
 }

@@ -28,6 +28,7 @@
 #include "data/dataset.h"
 #include "data/synthetic.h"
 #include "examples/harness/trainer.h"
+#include "models/zoo.h"
 
 namespace fg::harness {
 
@@ -99,6 +100,9 @@ using TaskFactory = std::function<std::unique_ptr<Task>(const ModelSpec&)>;
 // static library drops self-registering objects) before running; a registered name wins
 // over the zoo's.
 void register_task(const std::string& name, TaskFactory factory);
+// The config keys above onto a models::ZooConfig (one parser for every task built on a zoo
+// model: the plain SentimentTask and the papers' tasks, e.g. MDM's).
+void apply_zoo_config(models::ZooConfig& z, const nlohmann::json& config);
 std::unique_ptr<Task> make_task(const std::string& name, const ModelSpec& spec);
 // The zoo's names, then the registered ones (for --help and error messages).
 std::vector<std::string> task_names();

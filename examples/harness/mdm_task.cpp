@@ -1,6 +1,8 @@
 // examples/harness/mdm_task.cpp: see mdm_task.h.
 #include "examples/harness/mdm_task.h"
 
+#include "examples/harness/harness.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -181,12 +183,7 @@ std::unique_ptr<MdmTask> make_mdm_task(const std::string& name, const std::vecto
   z.init_gen = &init;
   auto dropout = std::make_shared<Generator>(data::derive_seed(seed, 2000));
   z.dropout_gen = dropout;
-  if (c.contains("hidden")) z.hidden = c.at("hidden").get<std::vector<std::int64_t>>();
-  if (c.contains("fused_hidden")) z.fused_hidden = c.at("fused_hidden");
-  if (c.contains("dropout")) z.dropout = c.at("dropout");
-  if (c.contains("text_out")) z.text_out = c.at("text_out");
-  if (c.contains("rank")) z.rank = c.at("rank");
-  if (c.contains("num_layers")) z.num_layers = c.at("num_layers");
+  apply_zoo_config(z, c);
   if (name == "ef_lstm" || name == "mfn") options.shared_grid = true;
   return std::make_unique<MdmTask>(models::make_zoo_model(name, z), options, seed,
                                    std::vector<std::pair<std::string, std::shared_ptr<Generator>>>{{"dropout", dropout}});
