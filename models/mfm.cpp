@@ -1,0 +1,315 @@
+// models/mfm.cpp: see mfm.h.
+#include "models/mfm.h"
+
+#include <algorithm>
+#include <cctype>
+#include <numeric>
+
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "losses/mmd.h"
+
+namespace fg::models {
+
+MfmVariant parse_mfm_variant(const std::string& s) {
+  std::string u = s;
+  for (char& ch : u) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (u == "FULL" || u == "MFM") return MfmVariant::Full;
+  if (u == "A") return MfmVariant::A;
+  if (u == "B") return MfmVariant::B;
+  if (u == "C") return MfmVariant::C;
+  if (u == "D") return MfmVariant::D;
+  if (u == "E") return MfmVariant::E;
+  FG_FAIL("MFM variant '{}' is unknown: expected one of full, A, B, C, D, E", s);
+}
+
+std::string mfm_variant_name(MfmVariant v) {
+  switch (v) {
+    case MfmVariant::Full: return "full";
+    case MfmVariant::A: return "A";
+    case MfmVariant::B: return "B";
+    case MfmVariant::C: return "C";
+    case MfmVariant::D: return "D";
+    case MfmVariant::E: return "E";
+  }
+  return "?";
+}
+
+std::vector<MfmVariant> all_mfm_variants() {
+  return {MfmVariant::Full, MfmVariant::A, MfmVariant::B, MfmVariant::C, MfmVariant::D, MfmVariant::E};
+}
+
+MmdPlacement parse_mmd_placement(const std::string& s) {
+  if (s == "per_factor" || s == "per-factor") return MmdPlacement::PerFactor;
+  if (s == "joint") return MmdPlacement::Joint;
+  FG_FAIL("MMD placement '{}' is unknown: expected per_factor (the authors' code) or joint (the paper's eq. 4)", s);
+}
+
+std::string mmd_placement_name(MmdPlacement p) { return p == MmdPlacement::Joint ? "joint" : "per_factor"; }
+
+MFNConfig MFMConfig::default_mfn() {
+  MFNConfig m;
+  m.hidden_sizes = {88, 64, 48};
+  m.memory_size = 64;
+  return m;
+}
+
+bool MFMConfig::has_zy() const { return variant != MfmVariant::B && variant != MfmVariant::D; }
+bool MFMConfig::has_modality_factors() const {
+  return variant == MfmVariant::Full || variant == MfmVariant::B || variant == MfmVariant::D;
+}
+bool MFMConfig::has_shared_factor() const { return variant == MfmVariant::A; }
+bool MFMConfig::generative() const { return variant != MfmVariant::D && variant != MfmVariant::E; }
+std::int64_t MFMConfig::shared_z() const { return std::accumulate(za_sizes.begin(), za_sizes.end(), std::int64_t{0}); }
+std::int64_t MFMConfig::shared_f() const { return std::accumulate(fa_sizes.begin(), fa_sizes.end(), std::int64_t{0}); }
+
+std::int64_t MFMConfig::decoder_width(std::size_t m) const {
+  switch (variant) {
+    case MfmVariant::Full: return fy_size + fa_sizes.at(m);
+    case MfmVariant::A: return fy_size + shared_f();
+    case MfmVariant::B: return fa_sizes.at(m);
+    case MfmVariant::C: return fy_size;
+    default: return 0;
+  }
+}
+
+std::int64_t MFMConfig::head_input() const { return has_zy() ? fy_size : shared_f(); }
+
+void MFMConfig::validate() const {
+  const std::size_t M = modality_names.size();
+  FG_CHECK(M > 0, "MFM: modality_names is empty");
+  auto same = [&](std::size_t n, const char* field) {
+    FG_CHECK(n == M, "MFM: {} has {} entries but there are {} modalities", field, n, M);
+  };
+  same(input_sizes.size(), "input_sizes");
+  same(encoder_hidden.size(), "encoder_hidden");
+  same(za_sizes.size(), "za_sizes");
+  same(fa_sizes.size(), "fa_sizes");
+  same(lambda_recon.size(), "lambda_recon");
+  auto positive = [](const std::vector<std::int64_t>& v, const char* field) {
+    for (std::int64_t x : v) FG_CHECK(x > 0, "MFM: every entry of {} must be positive, got {}", field, x);
+  };
+  positive(input_sizes, "input_sizes");
+  positive(encoder_hidden, "encoder_hidden");
+  positive(za_sizes, "za_sizes");
+  positive(fa_sizes, "fa_sizes");
+  FG_CHECK(zy_size > 0 && fy_size > 0, "MFM: zy_size and fy_size must be positive, got {} and {}", zy_size, fy_size);
+  FG_CHECK(dropout >= 0 && dropout < 1, "MFM: dropout must be in [0, 1), got {}", dropout);
+  FG_CHECK(lambda_mmd >= 0, "MFM: lambda_mmd must be >= 0, got {}", lambda_mmd);
+  for (double l : lambda_recon) FG_CHECK(l >= 0, "MFM: every lambda_recon must be >= 0, got {}", l);
+}
+
+namespace {
+
+// G_*: ReLU(FC2(dropout(ReLU(FC1(z))))), FC1 width = out.
+std::shared_ptr<nn::MLP> make_g(std::int64_t in, std::int64_t out, double p, Generator& gen, TensorOptions opts,
+                                std::shared_ptr<Generator> dg) {
+  nn::MLPOptions o;
+  o.sizes = {in, out, out};
+  o.dropout = {p, 0.0};
+  o.activate_last = true;
+  o.param_options = opts;
+  o.dropout_generator = std::move(dg);
+  return std::make_shared<nn::MLP>(o, gen);
+}
+
+Tensor masked_input(const data::Batch& batch, const std::string& name) {
+  const Tensor& x = batch.modality(name);
+  return x * unsqueeze(present_column(batch, name, x), 2);
+}
+
+}  // namespace
+
+MFM::MFM(const MFMConfig& config, Generator& gen, TensorOptions opts, std::shared_ptr<Generator> dropout_gen)
+    : config_(config), dropout_gen_(std::move(dropout_gen)) {
+  config_.validate();
+  const std::size_t M = config_.modality_names.size();
+  config_.mfn.modality_names = config_.modality_names;
+  config_.mfn.input_sizes = config_.input_sizes;
+  config_.mfn.batch_first = true;
+  if (config_.has_zy()) {
+    MFNConfig m = config_.mfn;
+    m.output_size = config_.zy_size;
+    mfn = register_module("mfn", std::make_shared<MFN>(m, gen, opts, dropout_gen_));
+  }
+  if (config_.has_shared_factor()) {
+    MFNConfig m = config_.mfn;
+    m.output_size = config_.shared_z();
+    mfn_a = register_module("mfn_a", std::make_shared<MFN>(m, gen, opts, dropout_gen_));
+  }
+  if (config_.has_modality_factors()) {
+    for (std::size_t i = 0; i < M; ++i) {
+      nn::LSTMOptions lo;
+      lo.input_size = config_.input_sizes[i];
+      lo.hidden_size = config_.encoder_hidden[i];
+      lo.batch_first = true;
+      lo.param_options = opts;
+      encoders.push_back(register_module("enc_" + config_.modality_names[i], std::make_shared<nn::LSTM>(lo, gen)));
+      za_heads.push_back(register_module("za_" + config_.modality_names[i],
+                                         std::make_shared<nn::Linear>(config_.encoder_hidden[i], config_.za_sizes[i],
+                                                                      gen, true, opts)));
+    }
+  }
+  if (config_.has_zy())
+    g_y = register_module("g_y", make_g(config_.zy_size, config_.fy_size, config_.dropout, gen, opts, dropout_gen_));
+  if (config_.has_modality_factors())
+    for (std::size_t i = 0; i < M; ++i)
+      g_a.push_back(register_module("g_a_" + config_.modality_names[i],
+                                    make_g(config_.za_sizes[i], config_.fa_sizes[i], config_.dropout, gen, opts,
+                                           dropout_gen_)));
+  if (config_.has_shared_factor())
+    g_a_shared = register_module(
+        "g_a", make_g(config_.shared_z(), config_.shared_f(), config_.dropout, gen, opts, dropout_gen_));
+  {
+    nn::MLPOptions o;
+    const std::int64_t in = config_.head_input();
+    o.sizes = {in, in, 1};
+    o.dropout = {config_.dropout};
+    o.param_options = opts;
+    o.dropout_generator = dropout_gen_;
+    d = register_module("d", std::make_shared<nn::MLP>(o, gen));
+  }
+  if (config_.generative())
+    for (std::size_t i = 0; i < M; ++i) {
+      const std::int64_t w = config_.decoder_width(i);
+      decoders.push_back(register_module("dec_" + config_.modality_names[i],
+                                         std::make_shared<nn::LSTMCell>(w, w, gen, true, opts)));
+      decoder_out.push_back(register_module(
+          "dec_out_" + config_.modality_names[i],
+          std::make_shared<nn::Linear>(w, config_.input_sizes[i], gen, true, opts)));
+    }
+}
+
+MFMOutput MFM::forward_all(const data::Batch& batch) {
+  const std::size_t M = config_.modality_names.size();
+  MFMOutput o;
+  std::vector<Tensor> xs;
+  for (const std::string& name : config_.modality_names) {
+    const Tensor& x = batch.modality(name);
+    FG_CHECK(x.dim() == 3, "MFM: modality '{}' must be [B, T, D], got {} dimensions", name, x.dim());
+    xs.push_back(masked_input(batch, name));
+  }
+  for (std::size_t i = 0; i < M; ++i)
+    FG_CHECK(xs[i].size(2) == config_.input_sizes[i], "MFM: modality '{}' has {} features per step, the model expects {}",
+             config_.modality_names[i], xs[i].size(2), config_.input_sizes[i]);
+  if (mfn || mfn_a)
+    FG_CHECK(batch.modality_lengths.empty() && batch.lengths.defined(),
+             "MFM variant {} encodes with MFN, which needs word-aligned data (one time grid): this batch is unaligned",
+             mfm_variant_name(config_.variant));
+  if (mfn) {
+    const Tensor zy = mfn->forward(xs, batch.lengths.to(xs[0].device())).output;
+    o.factors.emplace_back("z_y", zy);
+    o.f_y = g_y->forward(zy);
+  }
+  if (mfn_a) {
+    const Tensor za = mfn_a->forward(xs, batch.lengths.to(xs[0].device())).output;
+    o.factors.emplace_back("z_a", za);
+    o.f_a.push_back(g_a_shared->forward(za));
+  }
+  for (std::size_t i = 0; i < encoders.size(); ++i) {
+    const std::string& name = config_.modality_names[i];
+    const Tensor len = batch_lengths(batch, name).to(xs[i].device());
+    const Tensor h = select(encoders[i]->forward(xs[i], len).h_n, 0, 0);
+    const Tensor za = za_heads[i]->forward(h);
+    o.factors.emplace_back("z_a_" + name, za);
+    o.f_a.push_back(g_a[i]->forward(za));
+  }
+  o.head_input = o.f_y.defined() ? o.f_y : concat(o.f_a, 1);
+  o.prediction = reshape(d->forward(o.head_input), {batch.size()});
+  for (std::size_t i = 0; i < decoders.size(); ++i) {
+    Tensor init;
+    switch (config_.variant) {
+      case MfmVariant::Full: init = concat({o.f_y, o.f_a[i]}, 1); break;
+      case MfmVariant::A: init = concat({o.f_y, o.f_a[0]}, 1); break;
+      case MfmVariant::B: init = o.f_a[i]; break;
+      default: init = o.f_y; break;
+    }
+    const std::int64_t T = xs[i].size(1);
+    std::vector<Tensor> hs;
+    Tensor h, c, in = init;
+    for (std::int64_t t = 0; t < T; ++t) {
+      const LSTMCellOutput s = decoders[i]->forward(in, h, c);
+      h = s.h, c = s.c, in = s.h;
+      hs.push_back(s.h);
+    }
+    o.reconstructions.push_back(decoder_out[i]->forward(stack(hs, 1)));  // [B, T, D_i]
+  }
+  return o;
+}
+
+SentimentOutput MFM::forward(const data::Batch& batch) {
+  MFMOutput o = forward_all(batch);
+  SentimentOutput s;
+  s.z = o.head_input;
+  s.prediction = o.prediction;
+  for (std::size_t i = 0; i < config_.modality_names.size(); ++i)
+    s.encodings.push_back(config_.has_modality_factors() ? o.f_a[i] : Tensor());
+  return s;
+}
+
+Tensor masked_mse(const Tensor& x, const Tensor& x_hat, const Tensor& weight) {
+  FG_CHECK(x.shape() == x_hat.shape() && x.dim() == 3, "masked_mse: x and x_hat must be the same [B, T, D] shape");
+  FG_CHECK(weight.dim() == 2 && weight.size(0) == x.size(0) && weight.size(1) == x.size(1),
+           "masked_mse: weight must be [B, T] = [{}, {}]", x.size(0), x.size(1));
+  const Tensor d = square(x - x_hat) * unsqueeze(weight, 2);
+  const Tensor count = clamp(sum(weight), 1.0, 1e300) * static_cast<double>(x.size(2));
+  return sum(d) / count;
+}
+
+std::vector<Tensor> draw_mfm_prior(const MFMConfig& config, const MFMOutput& out, Generator& gen) {
+  std::vector<Tensor> prior;
+  if (out.factors.empty()) return prior;
+  const Tensor& z0 = out.factors[0].second;
+  const TensorOptions o{z0.dtype(), z0.device(), false};
+  if (config.mmd_placement == MmdPlacement::Joint) {
+    std::int64_t d = 0;
+    for (const auto& f : out.factors) d += f.second.size(1);
+    prior.push_back(randn({z0.size(0), d}, gen, o));
+  } else {
+    for (const auto& f : out.factors) prior.push_back(randn({f.second.size(0), f.second.size(1)}, gen, o));
+  }
+  return prior;
+}
+
+MFMLoss mfm_objective(const MFMConfig& config, const data::Batch& batch, const MFMOutput& out,
+                      const std::vector<Tensor>& prior) {
+  MFMLoss L;
+  const Tensor y = batch.labels.to(out.prediction.device()).to(out.prediction.dtype());
+  FG_CHECK(y.dim() == 1 && y.size(0) == out.prediction.size(0),
+           "MFM: labels must be [B] (one sentiment score per utterance), got {} dimensions", y.dim());
+  const Tensor l1 = l1_loss(out.prediction, y);
+  L.terms.emplace_back("l1", l1);
+  Tensor total = l1;
+  if (!config.generative()) {
+    L.total = total;
+    return L;
+  }
+  for (std::size_t i = 0; i < out.reconstructions.size(); ++i) {
+    const std::string& name = config.modality_names[i];
+    const Tensor& xh = out.reconstructions[i];
+    const Tensor x = batch.modality(name).to(xh.device()).to(xh.dtype());
+    const Tensor w = batch_mask(batch, name).to(xh.device()).to(xh.dtype()) * present_column(batch, name, xh);
+    const Tensor r = masked_mse(x, xh, w);
+    L.terms.emplace_back("recon_" + name, r);
+    total = total + r * config.lambda_recon[i];
+  }
+  Tensor mmd;
+  if (config.mmd_placement == MmdPlacement::Joint) {
+    FG_CHECK(prior.size() == 1, "MFM: the joint MMD needs one prior sample, got {}", prior.size());
+    std::vector<Tensor> zs;
+    for (const auto& f : out.factors) zs.push_back(f.second);
+    mmd = losses::mmd_mfm(concat(zs, 1), prior[0]);
+  } else {
+    FG_CHECK(prior.size() == out.factors.size(), "MFM: the per-factor MMD needs {} prior samples, got {}",
+             out.factors.size(), prior.size());
+    for (std::size_t k = 0; k < prior.size(); ++k) {
+      const Tensor m = losses::mmd_mfm(out.factors[k].second, prior[k]);
+      mmd = mmd.defined() ? mmd + m : m;
+    }
+  }
+  L.terms.emplace_back("mmd", mmd);
+  L.total = total + mmd * config.lambda_mmd;
+  return L;
+}
+
+}  // namespace fg::models
