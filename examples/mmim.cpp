@@ -1,0 +1,212 @@
+// examples/mmim.cpp: MMIM (paper 003; models/mmim.h, examples/harness/mmim_task.h,
+// docs/mmim.md) on the harness: two-stage training per epoch (Algorithm 1), selection on the
+// validation split only, the test split scored once per run.
+//
+//   mmim --quick                          # a few minutes on 2 cores (subset, 3 epochs, seeds 0,1)
+//   mmim --seeds 0,1,2,3,4 --out r.json   # the full reviews corpus, 40 epochs
+//   mmim --bert DIR                       # any Hugging Face BERT folder (config.json + model.safetensors)
+//
+// Data: --corpus reviews-unaligned (the default here) or --data FILE.h5 with the modalities
+// text_bert [N, L, 3] (token ids, attention mask, segment ids), acoustic and visual (own
+// lengths). The synthetic corpus has no BERT token ids: it is refused with a message.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/random.h"
+#include "examples/common/cli.h"
+#include "examples/harness/bert_pretrain.h"
+#include "examples/harness/harness.h"
+#include "examples/harness/mmim_task.h"
+#include "models/mmim.h"
+
+namespace mmim {
+
+struct Options : fg::harness::HarnessOptions {
+  Options() {
+    program = "mmim";
+    corpus = "reviews-unaligned";
+    epochs = 40;
+    lr = 1e-3;
+    clip = 1.0;
+    weight_decay = 1e-4;
+  }
+  std::string bert;  // "" = the cached pretrained small BERT
+  std::string cache = "data/cache", text_dir = "data/cache/text-sources";
+  double alpha = 0.1, beta = 0.1, lr_bert = 5e-5, lr_lld = 1e-3;
+  int memory = 1;
+  std::int64_t rnn_hidden = 16, encoder_out = 16, fusion_dim = 128;
+  double dropout = 0.1;
+  std::string lld_form = "paper";  // paper | code
+  std::string split = "paper";     // paper (>= 0 vs < 0) | code (zeros dropped)
+  std::string cpc = "code";        // code | paper
+  std::int64_t stage1_batches = 0;
+  std::int64_t limit_train = 0, limit_valid = 0, limit_test = 0;
+  bool quick = false;
+};
+
+void add_flags(CLI::App& app, Options& o) {
+  app.description(
+      "MMIM (Han et al. 2021): BERT [CLS] + LSTM encoders over unaligned acoustic/visual sequences, fusion to Z, "
+      "Barber-Agakov bounds text->visual/acoustic with a GMM entropy and history memory, CPC between Z and each "
+      "modality; Algorithm 1's two stages per epoch. Reviews corpus (unaligned) by default.");
+  fg::harness::add_harness_flags(app, o);
+  using fg::cli::finite_range;
+  using fg::cli::int_range;
+  app.add_option("--bert", o.bert, "Hugging Face BERT folder (default: the cached pretrained small BERT, "
+                                   "data/cache/pretrained-bert, built on first use)");
+  app.add_option("--alpha", o.alpha, "Weight of L_CPC in L_main")->check(finite_range(0, 100))->capture_default_str();
+  app.add_option("--beta", o.beta, "Weight of L_BA in L_main")->check(finite_range(0, 100))->capture_default_str();
+  app.add_option("--lr-bert", o.lr_bert, "BERT's learning rate (stage 2)")->check(finite_range(0, 1))->capture_default_str();
+  app.add_option("--lr-lld", o.lr_lld, "The predictors' learning rate (stage 1)")
+      ->check(finite_range(1e-12, 1))
+      ->capture_default_str();
+  app.add_option("--memory", o.memory, "GMM history memory in batches (0: current batch only)")
+      ->check(int_range(0, 1000))
+      ->capture_default_str();
+  app.add_option("--rnn-hidden", o.rnn_hidden, "Acoustic/visual LSTM width")->check(int_range(1, 4096))->capture_default_str();
+  app.add_option("--encoder-out", o.encoder_out, "Acoustic/visual encoding width (>= 4)")
+      ->check(int_range(4, 4096))
+      ->capture_default_str();
+  app.add_option("--fusion-dim", o.fusion_dim, "Width of Z")->check(int_range(1, 4096))->capture_default_str();
+  app.add_option("--dropout", o.dropout, "Encoder and fusion dropout")->check(finite_range(0, 0.95))->capture_default_str();
+  app.add_option("--lld-form", o.lld_form, "paper: log-density with log sigma; code: the authors' form without it")
+      ->check(CLI::IsMember({"paper", "code"}))
+      ->capture_default_str();
+  app.add_option("--split", o.split, "GMM classes: paper (>= 0 vs < 0) or code (> 0 vs < 0, zeros dropped)")
+      ->check(CLI::IsMember({"paper", "code"}))
+      ->capture_default_str();
+  app.add_option("--cpc", o.cpc, "CPC normalisation: code (over predictions) or paper (over modality vectors, eq. 11)")
+      ->check(CLI::IsMember({"code", "paper"}))
+      ->capture_default_str();
+  app.add_option("--stage1-batches", o.stage1_batches, "Batches of stage 1 per epoch (D_sub; 0 = all)")
+      ->check(int_range(0, 1'000'000))
+      ->capture_default_str();
+  app.add_option("--limit-train", o.limit_train, "Use a random subset of this many training rows (0 = all)")
+      ->check(int_range(0, 10'000'000));
+  app.add_option("--limit-valid", o.limit_valid, "... valid rows (0 = all)")->check(int_range(0, 10'000'000));
+  app.add_option("--limit-test", o.limit_test, "... test rows (0 = all)")->check(int_range(0, 10'000'000));
+  app.add_flag("--quick", o.quick,
+               "Small settings for a few minutes on 2 cores: 320/100/200 rows, 3 epochs, seeds 0,1 (flags given win)");
+}
+
+void validate(CLI::App& app, Options& o) {
+  if (o.quick) {
+    if (!app.count("--epochs")) o.epochs = 3;
+    if (!app.count("--limit-train")) o.limit_train = 320;
+    if (!app.count("--limit-valid")) o.limit_valid = 100;
+    if (!app.count("--limit-test")) o.limit_test = 200;
+    if (!app.count("--seeds")) o.seeds = {0, 1};
+  }
+  if (o.data.empty() && o.corpus == "synthetic")
+    throw fg::cli::UsageError(
+        "--corpus synthetic: MMIM's text encoder is BERT, and the synthetic corpus has no BERT token ids "
+        "(text_bert); use --corpus reviews-unaligned (the default) or --data FILE.h5 with text_bert, acoustic, visual");
+  fg::harness::check_harness_flags(o);
+}
+
+// A random subset of n rows of a split (rows kept in their order).
+fg::data::MultimodalSplit subset(const fg::data::MultimodalSplit& s, std::int64_t n, std::uint64_t seed) {
+  if (n <= 0 || n >= s.size()) return s;
+  auto order = fg::data::epoch_order(s.size(), true, seed, 0);
+  order.resize(static_cast<std::size_t>(n));
+  std::sort(order.begin(), order.end());
+  const fg::Tensor idx = fg::from_vector(order, {n}, fg::TensorOptions{fg::DType::i64, fg::Device::cpu()});
+  auto pick = [&](const fg::Tensor& t) { return t.defined() ? fg::index_select(t, 0, idx) : t; };
+  fg::data::MultimodalSplit r = s;
+  for (auto& f : r.features) f = pick(f);
+  r.lengths = pick(s.lengths), r.mask = pick(s.mask), r.labels = pick(s.labels), r.present = pick(s.present);
+  for (auto& t : r.modality_lengths) t = pick(t);
+  for (auto& t : r.modality_masks) t = pick(t);
+  auto pick_str = [&](const std::vector<std::string>& v) {
+    std::vector<std::string> out;
+    if (v.empty()) return out;
+    for (std::int64_t i : order) out.push_back(v[static_cast<std::size_t>(i)]);
+    return out;
+  };
+  r.ids = pick_str(s.ids), r.raw_text = pick_str(s.raw_text);
+  return r;
+}
+
+nlohmann::json options_json(const Options& o, const std::string& bert_dir) {
+  return {{"seeds", fg::harness::run_seeds(o)}, {"epochs", o.epochs},       {"batch_size", o.batch_size},
+          {"lr", o.lr},                         {"lr_bert", o.lr_bert},     {"lr_lld", o.lr_lld},
+          {"weight_decay", o.weight_decay},     {"clip", o.clip},           {"alpha", o.alpha},
+          {"beta", o.beta},                     {"memory", o.memory},       {"lld_form", o.lld_form},
+          {"split", o.split},                   {"cpc", o.cpc},             {"rnn_hidden", o.rnn_hidden},
+          {"encoder_out", o.encoder_out},       {"fusion_dim", o.fusion_dim}, {"dropout", o.dropout},
+          {"stage1_batches", o.stage1_batches}, {"bert", bert_dir},         {"corpus", o.corpus},
+          {"data", o.data},                     {"limit_train", o.limit_train}, {"limit_valid", o.limit_valid},
+          {"limit_test", o.limit_test},         {"quick", o.quick},         {"device", o.device}};
+}
+
+int run(const Options& o) {
+  const auto t0 = fg::harness::Clock::now();
+  std::ostream& human = o.out == "-" ? std::cerr : std::cout;
+  std::cerr << fmt::format("mmim: reading {}...\n", fg::harness::dataset_path(o));
+  fg::harness::LoadedData d = fg::harness::load_data(o, {});
+  const std::vector<std::string> mods = {"text_bert", "acoustic", "visual"};
+  for (const auto& m : mods)
+    FG_CHECK(std::find(d.data.train.modality_names.begin(), d.data.train.modality_names.end(), m) !=
+                 d.data.train.modality_names.end(),
+             "{}: MMIM needs the modalities text_bert (BERT token ids), acoustic and visual; '{}' is missing (it has {})",
+             o.data.empty() ? "--corpus" : "--data", m, fg::cli::join(d.data.train.modality_names));
+  d.data.train = subset(d.data.train, o.limit_train, o.seed + 11);
+  d.data.valid = subset(d.data.valid, o.limit_valid, o.seed + 12);
+  d.data.test = subset(d.data.test, o.limit_test, o.seed + 13);
+  d.info["train"] = d.data.train.size(), d.info["valid"] = d.data.valid.size(), d.info["test"] = d.data.test.size();
+  const std::string bert_dir = o.bert.empty() ? fg::harness::ensure_pretrained_bert(o.cache, o.text_dir, std::cerr, o.device)
+                                              : o.bert;
+  const fg::data::MultimodalSplit* train = &d.data.train;
+  fg::harness::register_task("mmim", [&o, bert_dir, train](const fg::harness::ModelSpec& spec) {
+    const fg::TensorOptions opts{fg::DType::f32, spec.device};
+    auto dropout_gen = std::make_shared<fg::Generator>(fg::data::derive_seed(spec.seed, 2000));
+    fg::Generator init(fg::data::derive_seed(spec.seed, 1000));
+    fg::models::MmimConfig c;
+    c.acoustic_dim = spec.input_dims.at(1), c.visual_dim = spec.input_dims.at(2);
+    c.rnn_hidden = o.rnn_hidden, c.encoder_out = o.encoder_out, c.fusion_dim = o.fusion_dim;
+    c.encoder_dropout = c.fusion_dropout = o.dropout;
+    c.lld_form = o.lld_form == "code" ? fg::losses::LogLikelihoodForm::MmimCode : fg::losses::LogLikelihoodForm::Full;
+    c.drop_zero_labels = o.split == "code";
+    c.memory_batches = o.memory;
+    c.cpc = o.cpc == "paper" ? fg::models::CpcNormalization::Paper : fg::models::CpcNormalization::Code;
+    auto bert = fg::models::load_bert(bert_dir, opts, dropout_gen);
+    auto model = std::make_shared<fg::models::Mmim>(c, bert, init, opts, dropout_gen);
+    fg::harness::MmimTaskOptions t;
+    t.alpha = o.alpha, t.beta = o.beta, t.lr_bert = o.lr_bert, t.lr_lld = o.lr_lld, t.weight_decay = o.weight_decay;
+    t.stage1_split = train, t.batch_size = o.batch_size, t.stage1_batches = o.stage1_batches;
+    t.seed = spec.seed, t.device = spec.device;
+    return std::make_unique<fg::harness::MmimTask>(model, t, dropout_gen);
+  });
+  fg::harness::RunSpec spec;
+  spec.name = "mmim";
+  spec.model = "mmim";
+  spec.modalities = mods;
+  spec.model_config = options_json(o, bert_dir);
+  fg::harness::Report rep = fg::harness::run_experiment(o, {spec}, d, human);
+  rep.json = {{"example", "mmim"}, {"options", options_json(o, bert_dir)}, {"dataset", d.info}};
+  rep.json["seconds"] = fg::harness::seconds_since(t0);
+  const std::string after = fmt::format("mmim: {}, test split, selection on valid MAE; total {:.1f} s\n",
+                                        o.quick ? "--quick settings" : "settings above", fg::harness::seconds_since(t0));
+  return fg::harness::write_report(rep, o, human, after);
+}
+
+}  // namespace mmim
+
+int main(int argc, char** argv) {
+  CLI::App app{"mmim"};
+  fg::cli::setup(app, "mmim");
+  mmim::Options o;
+  mmim::add_flags(app, o);
+  return fg::cli::run_main(app, "mmim", argc, argv, [&] { mmim::validate(app, o); }, [&] { return mmim::run(o); });
+}

@@ -1,0 +1,120 @@
+// models/mmim.h: MMIM (paper 003, Han et al. 2021, "Improving Multimodal Fusion with
+// Hierarchical Mutual Information Maximization"), sections 3.3-3.6, with the authors' code's
+// layout (../shared/notes/reference-facts.md). The MI estimators themselves live in
+// losses/mmim.h (GaussianPredictor, GmmEntropy, CpcLoss) and are reused here.
+//
+//   text      h_t = BERT(text_bert ids, mask, segments).last_hidden_state[:, 0]   [B, H_bert]
+//   acoustic  h_a = Linear(Dropout(LSTM(x_a, len_a).h_n))                          [B, enc_out]
+//   visual    h_v = Linear(Dropout(LSTM(x_v, len_v).h_n))                          [B, enc_out]
+//             (unaligned: each modality packed with its own lengths)
+//   fusion    z   = tanh(L2(tanh(L1(Dropout([h_t; h_a; h_v])))))                  [B, fusion_dim]
+//   head      y^  = L3(z)                                                          [B]
+//
+// The MI terms (terms()):
+//   lld_tv, lld_ta  E log q(h_v | h_t), E log q(h_a | h_t)   GaussianPredictor (Full: the
+//                   paper's log-density with log sigma and log 2 pi; MmimCode: the code's form)
+//   H_v, H_a        GMM entropy of P(tanh(Linear(h, h/4))) split by label sign, with a FIFO
+//                   memory of `memory_batches` batches (GmmEntropy); in nats with constants
+//                   when the lld is Full (consistent units), MMIM's 1/4 sum log det otherwise.
+//                   Split: >= 0 vs < 0 (paper) or, with drop_zero_labels, > 0 vs < 0 (code).
+//                   A class with <= k rows (batch + memory) cannot have a full-rank
+//                   covariance: that pair's H is then 0 for the step (h_skipped counts it)
+//                   instead of a NaN or an error (documented fallback, docs/mmim.md).
+//   bound  = (lld_tv + H_v) + (lld_ta + H_a);  L_BA = -bound   (eq. 9)
+//   cpc_t, cpc_a, cpc_v  CPC between z and each of h_t, h_a, h_v (eq. 10-12); normalised over
+//                   the predictions G(z_j) for each h_i (the code's, default, CpcLoss::forward)
+//                   or over the modality vectors h_j for each G(z_i) (the paper's eq. 11).
+//
+// Parameter groups (Algorithm 1): bert_parameters() (lr_bert), predictor_parameters() (the q
+// MLPs and the entropy projections, as in the code where both live in the "mi" modules: the
+// projections get no gradient from L_lld, so they keep their initial values, as there) and
+// main_parameters() (everything else: LSTMs, encoders' Linears, fusion, head, CPC's G).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/nn/lstm.h"
+#include "engine/nn/nn.h"
+#include "engine/ops.h"
+#include "losses/mmim.h"
+#include "models/bert.h"
+#include "models/sentiment.h"
+
+namespace fg::models {
+
+enum class CpcNormalization { Code, Paper };
+
+struct MmimConfig {
+  std::string text = "text_bert", acoustic = "acoustic", visual = "visual";  // modality names
+  std::int64_t acoustic_dim = 15, visual_dim = 20;   // input widths
+  std::int64_t rnn_hidden = 16, encoder_out = 16;    // LSTM hidden and encoder output (code: 16)
+  std::int64_t fusion_dim = 128;                     // d_prjh: width of z
+  double encoder_dropout = 0.1, fusion_dropout = 0.1;
+  losses::LogLikelihoodForm lld_form = losses::LogLikelihoodForm::Full;
+  bool drop_zero_labels = false;    // code's split (> 0 vs < 0); default: paper's >= 0 vs < 0
+  int memory_batches = 1;           // FIFO history of the GMM (0: current batch only)
+  CpcNormalization cpc = CpcNormalization::Code;
+  void validate() const;            // throws naming the field
+};
+
+struct MmimTerms {
+  Tensor lld_tv, lld_ta;   // 0-d, mean log-likelihood (higher is better)
+  Tensor h_v, h_a;         // 0-d entropy estimates (0 when skipped)
+  Tensor cpc_t, cpc_a, cpc_v;  // 0-d CPC losses (lower is more MI)
+  int h_skipped = 0;       // pairs whose H fell back to 0 this step (too few rows in a class)
+  Tensor lld() const { return lld_tv + lld_ta; }
+  Tensor bound() const { return lld_tv + h_v + lld_ta + h_a; }
+  Tensor cpc() const { return cpc_t + cpc_a + cpc_v; }
+};
+
+class Mmim : public SentimentModel {
+ public:
+  // `bert`: the text encoder (load_bert(dir) or a fresh BertModel); registered as "bert".
+  Mmim(const MmimConfig& config, std::shared_ptr<BertModel> bert, Generator& init_gen, TensorOptions opts = {},
+       std::shared_ptr<Generator> dropout_gen = nullptr);
+  std::string type_name() const override { return "Mmim"; }
+  const std::vector<std::string>& modalities() const override { return names_; }
+  std::int64_t fused_dim() const override { return config_.fusion_dim; }
+  // encodings = {h_t, h_a, h_v} (the names' order: text, acoustic, visual).
+  SentimentOutput forward(const data::Batch& batch) override;
+  // The three unimodal encodings only (stage 1 runs them without gradient).
+  std::vector<Tensor> encode(const data::Batch& batch);
+  // The MI terms of a forward's output; uses the GMM memory, does not change it.
+  MmimTerms terms(const data::Batch& batch, const SentimentOutput& out) const;
+  // lld_tv + lld_ta from encodings h_t, h_a, h_v.
+  Tensor log_likelihood(const Tensor& h_t, const Tensor& h_a, const Tensor& h_v) const;
+  // Appends the batch's projected h_v, h_a (detached) to the GMM memory (FIFO).
+  void remember(const data::Batch& batch, const SentimentOutput& out);
+  void clear_memory();
+  std::size_t memory_size() const { return ent_v_.history_size(); }
+
+  std::vector<Tensor> bert_parameters() const;
+  std::vector<Tensor> predictor_parameters() const;
+  std::vector<Tensor> main_parameters() const;
+  const MmimConfig& config() const { return config_; }
+
+  std::shared_ptr<BertModel> bert;
+  std::shared_ptr<nn::LSTM> acoustic_rnn, visual_rnn;
+  std::shared_ptr<nn::Dropout> encoder_dropout, fusion_dropout;
+  std::shared_ptr<nn::Linear> acoustic_out, visual_out, fusion_1, fusion_2, head;
+  std::shared_ptr<losses::GaussianPredictor> q_tv, q_ta;
+  std::shared_ptr<nn::Linear> entropy_prj_v, entropy_prj_a;
+  std::shared_ptr<losses::CpcLoss> cpc_t, cpc_a, cpc_v;
+
+ private:
+  Tensor entropy(const losses::GmmEntropy& ent, const std::deque<std::pair<int, int>>& counts, const Tensor& proj,
+                 const Tensor& labels, int& skipped) const;
+  Tensor cpc_term(const losses::CpcLoss& cpc, const Tensor& z, const Tensor& h) const;
+  // rows kept by the split (all, or the non-zero labels with drop_zero_labels) -> (features, labels)
+  std::pair<Tensor, Tensor> split_rows(const Tensor& proj, const Tensor& labels) const;
+  MmimConfig config_;
+  std::vector<std::string> names_;
+  losses::GmmEntropy ent_v_, ent_a_;
+  std::deque<std::pair<int, int>> counts_v_, counts_a_;  // (non-negative, negative) rows per remembered batch
+};
+
+}  // namespace fg::models
