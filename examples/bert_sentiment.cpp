@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "data/h5_dataset.h"
 #include "data/metrics.h"
 #include "engine/ops.h"
 #include "examples/common/cli.h"
@@ -32,15 +33,20 @@ namespace {
 
 class ClsRegressor : public nn::Module {
  public:
-  ClsRegressor(std::shared_ptr<models::BertModel> b, Generator& gen) {
+  ClsRegressor(std::shared_ptr<models::BertModel> b, Generator& gen, bool mean_pool) : mean_pool(mean_pool) {
     bert = register_module("bert", std::move(b));
     head = register_module("head", std::make_shared<nn::Linear>(bert->config.hidden_size, 1, gen));
   }
   std::string type_name() const override { return "ClsRegressor"; }
   Tensor forward(const Tensor& ids, const Tensor& mask) const {
     const Tensor h = bert->forward(ids, mask).last_hidden_state;
-    return reshape(head->forward(select(h, 1, 0)), {ids.size(0)});
+    if (!mean_pool) return reshape(head->forward(select(h, 1, 0)), {ids.size(0)});
+    // the mean of the real tokens' rows ([CLS] and [SEP] included), mask [B, S]
+    const Tensor m = unsqueeze(mask, 2);
+    const Tensor pooled = div(sum(mul(h, m), 1), sum(m, 1));
+    return reshape(head->forward(pooled), {ids.size(0)});
   }
+  bool mean_pool;
   std::shared_ptr<models::BertModel> bert;
   std::shared_ptr<nn::Linear> head;
 };
@@ -72,13 +78,15 @@ int main(int argc, char** argv) {
   CLI::App app{"BERT-only sentiment ([CLS] -> linear, L1) on the 4,000 Rotten Tomatoes sentences: our pretrained "
                "encoder vs a random one, same budget (docs/pretrain-bert.md)"};
   cli::setup(app, "bert_sentiment");
-  std::string text_dir = "data/cache/text-sources", pretrained, cache = "data/cache", out, device = "cpu";
+  std::string data_h5, text_dir = "data/cache/text-sources", pretrained, cache = "data/cache", out, device = "cpu";
   std::vector<std::uint64_t> seeds = {0, 1, 2};
   std::int64_t epochs = 3, batch_size = 32, max_len = 64, threads = 1;
   double lr = 1e-4;
   bool quiet = false;
-  std::string inits = "both";
+  std::string inits = "both", pool = "cls";
   app.add_option("--text-dir", text_dir, "folder with pang_lee_sentences.csv (tools/text_sources.sh)")->capture_default_str();
+  app.add_option("--data", data_h5, "an HDF5 dataset with raw_text (the reviews corpus, data/cache/reviews/reviews.h5): its "
+                 "splits and labels instead of the sentences csv");
   app.add_option("--pretrained", pretrained, "pretrained folder (default: <cache>/pretrained-bert, built on first use)");
   app.add_option("--cache", cache, "cache root for the default pretrained folder")->capture_default_str();
   cli::add_list(app, "--seeds", seeds, "one run per seed and initialisation");
@@ -90,6 +98,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "OpenBLAS threads")->capture_default_str()->check(cli::int_range(1, 256));
   app.add_option("--out", out, "results JSON ('-': stdout)");
   app.add_flag("--quiet", quiet, "no progress bars");
+  app.add_option("--pool", pool, "cls (the [CLS] row, the issue's model) | mean (the mean of the token rows; MLM "
+                 "never trains [CLS], which has no next-sentence objective here)")
+      ->capture_default_str()->check(CLI::IsMember({"cls", "mean"}));
   app.add_option("--init", inits, "both | pretrained | random (a half of the comparison; the config still comes "
                  "from the pretrained folder)")->capture_default_str()->check(CLI::IsMember({"both", "pretrained", "random"}));
   Device dev = Device::cpu();
@@ -98,7 +109,10 @@ int main(int argc, char** argv) {
       [&] {
         dev = cli::device_flag(device);
         const std::string csv = (fs::path(text_dir) / "pang_lee_sentences.csv").string();
-        if (!fs::is_regular_file(csv))
+        if (!data_h5.empty() && !fs::is_regular_file(data_h5))
+          throw cli::UsageError(fmt::format("--data: '{}' is not a file (bash tools/build_reviews.sh builds the reviews "
+                                            "corpus)", data_h5));
+        if (data_h5.empty() && !fs::is_regular_file(csv))
           throw cli::UsageError(fmt::format("--text-dir: '{}' is not a file (run bash tools/text_sources.sh)", csv));
         cli::check_output_flag(out, "--out");
         ::setenv("FUSEGRAD_BLAS_THREADS", std::to_string(threads).c_str(), 1);
@@ -107,11 +121,34 @@ int main(int argc, char** argv) {
       [&] {
         if (pretrained.empty()) pretrained = harness::ensure_pretrained_bert(cache, text_dir, std::cerr, device);
         const auto tok = data::WordPieceTokenizer::from_file((fs::path(pretrained) / "vocab.txt").string());
-        const auto rows = harness::read_reviews_csv((fs::path(text_dir) / "pang_lee_sentences.csv").string());
+        const auto rows = data_h5.empty() ? harness::read_reviews_csv((fs::path(text_dir) / "pang_lee_sentences.csv").string())
+                                          : std::vector<harness::LabelledText>{};
         // 70/10/20 per polarity, by a fixed permutation (seed 0, whatever --seeds says)
         std::vector<std::vector<std::int64_t>> tr_ids, va_ids, te_ids;
         std::vector<float> tr_y, va_y, te_y;
+        auto encode = [&](const std::string& text) {
+          const auto enc = tok.encode(text, max_len);
+          std::vector<std::int64_t> ids;
+          for (std::size_t t = 0; t < enc.input_ids.size(); ++t)
+            if (enc.attention_mask[t]) ids.push_back(enc.input_ids[t]);
+          return ids;
+        };
+        if (!data_h5.empty()) {  // the corpus's own splits and labels
+          const auto ds = data::read_h5_dataset(data_h5).data;
+          for (const auto* sp : {&ds.train, &ds.valid, &ds.test}) {
+            FG_CHECK(static_cast<std::int64_t>(sp->raw_text.size()) == sp->size(), "{}: split '{}' has no raw_text",
+                     data_h5, sp->name);
+            auto& dst = sp == &ds.train ? tr_ids : sp == &ds.valid ? va_ids : te_ids;
+            auto& y = sp == &ds.train ? tr_y : sp == &ds.valid ? va_y : te_y;
+            const auto labels = sp->labels.to_vector<float>();
+            for (std::int64_t i = 0; i < sp->size(); ++i) {
+              dst.push_back(encode(sp->raw_text[static_cast<std::size_t>(i)]));
+              y.push_back(labels[static_cast<std::size_t>(i)]);
+            }
+          }
+        }
         for (const int pol : {1, -1}) {
+          if (!data_h5.empty()) break;
           std::vector<std::size_t> idx;
           for (std::size_t i = 0; i < rows.size(); ++i)
             if (rows[i].label == pol) idx.push_back(i);
@@ -119,10 +156,7 @@ int main(int argc, char** argv) {
           for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[g.next_below(i)]);
           const std::size_t n = idx.size(), ntr = n * 7 / 10, nva = n / 10;
           for (std::size_t k = 0; k < n; ++k) {
-            const auto enc = tok.encode(rows[idx[k]].text, max_len);
-            std::vector<std::int64_t> ids;
-            for (std::size_t t = 0; t < enc.input_ids.size(); ++t)
-              if (enc.attention_mask[t]) ids.push_back(enc.input_ids[t]);
+            const auto ids = encode(rows[idx[k]].text);
             auto& dst = k < ntr ? tr_ids : k < ntr + nva ? va_ids : te_ids;
             auto& y = k < ntr ? tr_y : k < ntr + nva ? va_y : te_y;
             dst.push_back(ids);
@@ -152,7 +186,7 @@ int main(int argc, char** argv) {
                 init == "pretrained" ? models::load_bert(pretrained, TensorOptions{DType::f32, dev}, dropout)
                                      : std::make_shared<models::BertModel>(cfg, gen, TensorOptions{DType::f32, dev},
                                                                            false, dropout);
-            auto model = std::make_shared<ClsRegressor>(bert, gen);
+            auto model = std::make_shared<ClsRegressor>(bert, gen, pool == "mean");
             model->to(dev);
             ClsTask task(model, dropout);
             harness::TrainOptions t;
@@ -184,8 +218,9 @@ int main(int argc, char** argv) {
         }
         std::cout << table;
         if (!out.empty()) {
-          const nlohmann::json j = {{"example", "bert_sentiment"}, {"pretrained", pretrained}, {"epochs", epochs},
-                                    {"lr", lr}, {"batch_size", batch_size}, {"max_len", max_len},
+          const nlohmann::json j = {{"example", "bert_sentiment"}, {"pretrained", pretrained},
+                                    {"data", data_h5.empty() ? std::string("pang_lee_sentences.csv, labels = polarity") : data_h5}, {"epochs", epochs},
+                                    {"lr", lr}, {"pool", pool}, {"batch_size", batch_size}, {"max_len", max_len},
                                     {"sizes", {train.size(), valid.size(), test.size()}}, {"runs", runs},
                                     {"summary", summary}, {"table", table}};
           if (out == "-") std::cout << j.dump(2) << "\n";

@@ -223,6 +223,10 @@ TEST_CASE("pretrain_bert: a tiny run learns; its folder loads in models::load_be
   save_safetensors(dir.file("io.safetensors"), {{"ids", batch.input_ids}, {"mask", batch.attention_mask},
                                                 {"positions", positions}, {"hidden", hidden}, {"logits", logits}});
   // ... and PyTorch's, from the folder alone
+#if !FG_HAVE_TORCH
+  FAIL("PyTorch is missing: " FG_PYTHON " could not import torch when this build was configured. Install "
+       "python3-torch and python3-numpy (tools/setup.sh) and re-run cmake.");
+#endif
   std::string output;
   const int rc = run_command(fmt::format("'{}' '{}/tests/reference/read_pretrained_bert.py' '{}' '{}'", FG_PYTHON,
                                          FG_SOURCE_DIR, out, dir.file("io.safetensors")),

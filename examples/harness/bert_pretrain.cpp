@@ -234,6 +234,7 @@ void save_bert_for_masked_lm(const std::string& dir, const BertForMaskedLM& mode
   std::error_code ec;
   fs::create_directories(dir, ec);
   FG_CHECK(!ec, "save_bert_for_masked_lm: cannot create folder {}: {}", dir, ec.message());
+  fs::remove(fs::path(dir) / "pretraining.json", ec);  // the folder is incomplete until it is written again
   std::map<std::string, Tensor> host;
   for (const auto& [name, t] : model.state_dict()) host[name] = t.detach().to(Device::cpu()).to(DType::f32);
   save_safetensors((fs::path(dir) / "model.safetensors").string(), host, {{"format", "pt"}});
