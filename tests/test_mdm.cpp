@@ -8,6 +8,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "data/permute.h"
 #include "engine/autograd.h"
@@ -266,11 +268,16 @@ TEST_CASE("mdm: bad flags are usage errors naming the flag") {
   };
   CHECK(fg::test::contains(err({"--losses", "null,bogus"}), "--losses: unknown loss 'bogus'"));
   CHECK(fg::test::contains(err({"--models", "nope"}), "--models: unknown model 'nope'"));
-  CHECK(fg::test::contains(err({"--models", "mag_bert"}), "mag_bert"));
+  CHECK(fg::test::contains(err({"--models", "mag_bert"}), "mag_bert: needs --corpus reviews"));
   // --corpus is the harness's flag: an unknown corpus is refused by CLI11, one given with
   // --data by the harness (the reviews files themselves: tests/test_cli.cpp)
   CHECK(fg::test::contains(err({"--corpus", "imdb"}), "--corpus"));
-  CHECK(fg::test::contains(err({"--corpus", "reviews", "--data", "/dev/null"}), "--corpus"));
+  {  // a regular file: --data's own checks (exists, is a file) come first
+    const std::string f = (std::filesystem::temp_directory_path() / "fg_test_mdm_data.h5").string();
+    std::ofstream(f) << "x";
+    CHECK(fg::test::contains(err({"--corpus", "reviews", "--data", f}), "--corpus"));
+    std::filesystem::remove(f);
+  }
   CHECK(fg::test::contains(err({"--unroll", "0"}), "--unroll"));
   CHECK(fg::test::contains(err({"--lrs", "0.001,-1"}), "--lrs"));
   CHECK(fg::test::contains(err({"--lambda", "nan"}), "--lambda"));
