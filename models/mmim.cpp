@@ -103,7 +103,10 @@ SentimentOutput Mmim::forward(const data::Batch& batch) {
 }
 
 Tensor Mmim::log_likelihood(const Tensor& h_t, const Tensor& h_a, const Tensor& h_v) const {
-  return q_tv->log_likelihood(h_t, h_v, config_.lld_form) + q_ta->log_likelihood(h_t, h_a, config_.lld_form);
+  Tensor l = zeros({}, h_t.options());
+  if (config_.use_ba_tv) l = l + q_tv->log_likelihood(h_t, h_v, config_.lld_form);
+  if (config_.use_ba_ta) l = l + q_ta->log_likelihood(h_t, h_a, config_.lld_form);
+  return l;
 }
 
 std::pair<Tensor, Tensor> Mmim::split_rows(const Tensor& proj, const Tensor& labels) const {
@@ -144,13 +147,16 @@ MmimTerms Mmim::terms(const data::Batch& batch, const SentimentOutput& out) cons
   FG_CHECK(out.encodings.size() == 3, "Mmim::terms: expects the output of Mmim::forward");
   const Tensor &h_t = out.encodings[0], &h_a = out.encodings[1], &h_v = out.encodings[2];
   MmimTerms t;
-  t.lld_tv = q_tv->log_likelihood(h_t, h_v, config_.lld_form);
-  t.lld_ta = q_ta->log_likelihood(h_t, h_a, config_.lld_form);
-  t.h_v = entropy(ent_v_, counts_v_, tanh(entropy_prj_v->forward(h_v)), batch.labels, t.h_skipped);
-  t.h_a = entropy(ent_a_, counts_a_, tanh(entropy_prj_a->forward(h_a)), batch.labels, t.h_skipped);
-  t.cpc_t = cpc_term(*cpc_t, out.z, h_t);
-  t.cpc_a = cpc_term(*cpc_a, out.z, h_a);
-  t.cpc_v = cpc_term(*cpc_v, out.z, h_v);
+  const Tensor zero = zeros({}, out.z.options());
+  t.lld_tv = config_.use_ba_tv ? q_tv->log_likelihood(h_t, h_v, config_.lld_form) : zero;
+  t.lld_ta = config_.use_ba_ta ? q_ta->log_likelihood(h_t, h_a, config_.lld_form) : zero;
+  t.h_v = config_.use_ba_tv ? entropy(ent_v_, counts_v_, tanh(entropy_prj_v->forward(h_v)), batch.labels, t.h_skipped)
+                            : zero;
+  t.h_a = config_.use_ba_ta ? entropy(ent_a_, counts_a_, tanh(entropy_prj_a->forward(h_a)), batch.labels, t.h_skipped)
+                            : zero;
+  t.cpc_t = config_.use_cpc_t ? cpc_term(*cpc_t, out.z, h_t) : zero;
+  t.cpc_a = config_.use_cpc_a ? cpc_term(*cpc_a, out.z, h_a) : zero;
+  t.cpc_v = config_.use_cpc_v ? cpc_term(*cpc_v, out.z, h_v) : zero;
   return t;
 }
 

@@ -58,6 +58,10 @@ struct MmimConfig {
   bool drop_zero_labels = false;    // code's split (> 0 vs < 0); default: paper's >= 0 vs < 0
   int memory_batches = 1;           // FIFO history of the GMM (0: current batch only)
   CpcNormalization cpc = CpcNormalization::Code;
+  // Ablations (Table 4's rows that remove a term): a removed BA pair contributes neither its
+  // lld (stage 1 and 2) nor its H; a removed CPC term is 0. --memory 0 is "w/o history".
+  bool use_ba_tv = true, use_ba_ta = true;
+  bool use_cpc_t = true, use_cpc_a = true, use_cpc_v = true;
   void validate() const;            // throws naming the field
 };
 

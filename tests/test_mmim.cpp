@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -336,4 +338,38 @@ TEST_CASE("mmim: bad input gives clear errors") {
   harness::MmimTaskOptions o;
   o.alpha = -1;
   CHECK(contains(error_of([&] { harness::MmimTask(t.model, o); }), "alpha"));
+}
+
+TEST_CASE("mmim: each ablation flag removes exactly its term") {
+  const data::MultimodalSplit s = tiny_split(12);
+  const data::Batch b = all_rows(s);
+  auto run = [&](const std::function<void(models::MmimConfig&)>& edit) {
+    models::MmimConfig c;
+    edit(c);
+    Tiny t = tiny_model(9, c);
+    auto out = t.model->forward(b);
+    return t.model->terms(b, out);
+  };
+  const models::MmimTerms full = run([](models::MmimConfig&) {});
+  for (const Tensor& v : {full.lld_tv, full.lld_ta, full.h_v, full.h_a, full.cpc_t, full.cpc_a, full.cpc_v})
+    CHECK(v.item() != 0.0);
+  struct Row {
+    std::function<void(models::MmimConfig&)> edit;
+    std::vector<int> zeroed;  // indices into {lld_tv, lld_ta, h_v, h_a, cpc_t, cpc_a, cpc_v}
+  };
+  const std::vector<Row> rows = {{[](auto& c) { c.use_ba_tv = false; }, {0, 2}},
+                                 {[](auto& c) { c.use_ba_ta = false; }, {1, 3}},
+                                 {[](auto& c) { c.use_cpc_t = false; }, {4}},
+                                 {[](auto& c) { c.use_cpc_a = false; }, {5}},
+                                 {[](auto& c) { c.use_cpc_v = false; }, {6}}};
+  for (const Row& r : rows) {
+    const models::MmimTerms t = run(r.edit);
+    const Tensor a[7] = {t.lld_tv, t.lld_ta, t.h_v, t.h_a, t.cpc_t, t.cpc_a, t.cpc_v};
+    const Tensor f[7] = {full.lld_tv, full.lld_ta, full.h_v, full.h_a, full.cpc_t, full.cpc_a, full.cpc_v};
+    for (int i = 0; i < 7; ++i) {
+      const bool zero = std::find(r.zeroed.begin(), r.zeroed.end(), i) != r.zeroed.end();
+      if (zero) CHECK(a[i].item() == 0.0);
+      else CHECK(a[i].item() == doctest::Approx(f[i].item()).epsilon(1e-12));  // same weights: same value
+    }
+  }
 }

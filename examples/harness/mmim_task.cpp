@@ -75,6 +75,8 @@ double MmimTask::stage1_step(const data::Batch& batch, double clip) {
     NoGradGuard ng;  // the encoders are only read
     h = model_->encode(batch);
   }
+  const auto& c = model_->config();
+  if (!c.use_ba_tv && !c.use_ba_ta) return 0.0;  // no BA pair: nothing to fit
   opt_q_->zero_grad();
   const Tensor l = neg(model_->log_likelihood(h[0].detach(), h[1].detach(), h[2].detach()));
   const double v = l.item();
