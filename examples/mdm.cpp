@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -39,8 +40,12 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "examples/common/cli.h"
+#include "data/reviews.h"
+#include "data/wordpiece.h"
+#include "examples/harness/bert_pretrain.h"
 #include "examples/harness/harness.h"
 #include "examples/harness/mdm_task.h"
+#include "models/mag_bert.h"
 #include "models/zoo.h"
 
 namespace mdm {
@@ -60,6 +65,9 @@ struct Options : fg::harness::HarnessOptions {
   double critic_lr = 1e-4;
   double alpha = 0.05;
   bool quick = false;
+  std::string bert_dir;   // "" = the cached pretrained BERT (ensure_pretrained_bert)
+  double bert_lr = 1e-4;  // MAG-BERT: BERT's own learning rate (--lrs then applies to MAG and the head)
+  std::int64_t max_pieces = 64;  // MAG-BERT: word pieces per utterance, [CLS]/[SEP] included
 };
 
 const std::vector<std::string> kPaperModels = {"ef_lstm", "tfn", "lmf", "mfn"};
@@ -71,7 +79,8 @@ void add_flags(CLI::App& app, Options& opt) {
       "p-values against L_null, the modality-drop study and T_theta's interpretation (docs/mdm.md).");
   fg::harness::add_harness_flags(app, opt);
   fg::cli::add_list(app, "--models", opt.models,
-                    "Zoo models (ef_lstm, tfn, lmf, mfn; late_fusion too; mag_bert needs the reviews corpus)")
+                    "Zoo models (ef_lstm, tfn, lmf, mfn; late_fusion too) and mag_bert (MAG-BERT, models/mag_bert.h; "
+                    "needs --corpus reviews)")
       ->capture_default_str();
   fg::cli::add_list(app, "--losses", opt.losses,
                     "null (L1 only), kl (Donsker-Varadhan, eq. 6), f (NWJ, eq. 7), w (Wasserstein, eq. 8 without the "
@@ -92,6 +101,15 @@ void add_flags(CLI::App& app, Options& opt) {
       ->capture_default_str();
   app.add_option("--alpha", opt.alpha, "Significance level marking WMW p-values (cells with p < alpha get '*')")
       ->check(fg::cli::finite_range(1e-9, 1))
+      ->capture_default_str();
+  app.add_option("--bert-dir", opt.bert_dir,
+                 "MAG-BERT: the pretrained BERT folder (default: data/cache/pretrained-bert, built by "
+                 "examples/pretrain_bert's defaults on first use)");
+  app.add_option("--bert-lr", opt.bert_lr, "MAG-BERT: learning rate of BERT's parameters (--lrs: MAG and the head)")
+      ->check(fg::cli::finite_range(0, 10))
+      ->capture_default_str();
+  app.add_option("--max-pieces", opt.max_pieces, "MAG-BERT: word pieces per utterance ([CLS] and [SEP] included)")
+      ->check(fg::cli::int_range(3, 512))
       ->capture_default_str();
   app.add_flag("--quick", opt.quick,
                "A short run: --models lmf --losses null,w --seeds 0,1 --lrs 0.002 --epochs 4 and a 400/150/300 "
@@ -116,13 +134,16 @@ void validate(const Options& opt) {
   fg::harness::check_harness_flags(opt);
   const auto zoo = fg::models::zoo_model_names();
   for (const std::string& m : opt.models) {
-    if (m == "mag_bert")
-      throw fg::cli::UsageError(
-          "--models: mag_bert is not implemented yet (issue 13: MAG over the pretrained small BERT of "
-          "examples/pretrain_bert); the other models run on --corpus reviews");
+    if (m == "mag_bert") {
+      if (opt.corpus != "reviews" || !opt.data.empty())
+        throw fg::cli::UsageError(
+            "--models mag_bert: needs --corpus reviews (word-aligned, with the words of each utterance: MAG-BERT "
+            "aligns word-level acoustic/visual features to word pieces)");
+      continue;
+    }
     if (std::find(zoo.begin(), zoo.end(), m) == zoo.end())
       throw fg::cli::UsageError(
-          fmt::format("--models: unknown model '{}' (known: {})", m, fg::cli::join(zoo, ", ")));
+          fmt::format("--models: unknown model '{}' (known: {}, mag_bert)", m, fg::cli::join(zoo, ", ")));
   }
   for (const std::string& l : opt.losses) {
     try {
@@ -198,7 +219,9 @@ Cell run_cell(const Options& opt, const std::string& model, const std::string& l
     o.lr = lr;
     o.hint = fmt::format("lower --lrs (now {})", lr);
     o.config["lr"] = lr;
-    auto task = fg::harness::make_mdm_task(model, train.modality_names, dims, nlohmann::json::object(), mo, seed, device);
+    nlohmann::json mc = nlohmann::json::object();
+    if (model == "mag_bert") mc = {{"bert_dir", opt.bert_dir}, {"bert_lr", opt.bert_lr}};
+    auto task = fg::harness::make_mdm_task(model, train.modality_names, dims, mc, mo, seed, device);
     fg::harness::FitResult fr = fg::harness::fit(*task, train, splits.valid(), o, human);
     c.valid_by_lr.emplace_back(lr, fr.best_valid.mae);
     if (fr.best_valid.mae < best_mae || !best) {
@@ -379,6 +402,21 @@ int run(const Options& opt) {
   rep.constant_valid = fg::harness::constant_predictor(d.data.train, d.data.valid);
   if (!opt.log.empty() && !opt.resume) fg::io::write_output(opt.log, "", "--log");
   fg::harness::Splits splits(d.data);
+  // MAG-BERT reads word pieces: the same utterances re-gridded (models::word_piece_dataset).
+  fg::data::MultimodalDataset pieces;
+  std::unique_ptr<fg::harness::Splits> piece_splits;
+  if (std::find(opt.models.begin(), opt.models.end(), "mag_bert") != opt.models.end()) {
+    namespace fs = std::filesystem;
+    Options& o = const_cast<Options&>(opt);
+    if (o.bert_dir.empty())
+      o.bert_dir = fg::harness::ensure_pretrained_bert(fs::path(fg::data::reviews_cache_dir()).parent_path().string(),
+                                                       fg::data::text_sources_dir(), std::cerr, opt.device);
+    const auto tok = fg::data::WordPieceTokenizer::from_file((fs::path(o.bert_dir) / "vocab.txt").string());
+    pieces = fg::models::word_piece_dataset(d.data, tok, opt.max_pieces);
+    piece_splits = std::make_unique<fg::harness::Splits>(pieces);
+    std::cerr << fmt::format("mdm: mag_bert: BERT '{}', utterances re-gridded to at most {} word pieces\n", o.bert_dir,
+                             opt.max_pieces);
+  }
   const auto seeds = fg::harness::run_seeds(opt);
   const std::size_t total = opt.models.size() * opt.losses.size() * seeds.size();
   std::vector<Cell> cells;
@@ -388,7 +426,8 @@ int run(const Options& opt) {
         for (const std::uint64_t seed : seeds) {
           std::cerr << fmt::format("mdm: [{}/{}] {} {} seed {} (lrs {})\n", cells.size() + 1, total, model, loss, seed,
                                    fmt::join(opt.lrs, ","));
-          cells.push_back(run_cell(opt, model, loss, seed, splits, synthetic ? &synth.test_truth : nullptr, human, true));
+          cells.push_back(run_cell(opt, model, loss, seed, model == "mag_bert" ? *piece_splits : splits,
+                                   synthetic ? &synth.test_truth : nullptr, human, true));
           rep.runs.push_back(cells.back().run);
         }
   } catch (const fg::harness::Interrupted& e) {
@@ -411,7 +450,8 @@ int run(const Options& opt) {
               {"options",
                {{"models", opt.models}, {"losses", opt.losses}, {"lrs", opt.lrs}, {"lambda", opt.lambda},
                 {"unroll", opt.unroll}, {"critic_lr", opt.critic_lr}, {"alpha", opt.alpha}, {"corpus", opt.corpus},
-                {"quick", opt.quick}, {"epochs", opt.epochs}, {"batch_size", opt.batch_size},
+                {"quick", opt.quick}, {"epochs", opt.epochs}, {"bert_dir", opt.bert_dir}, {"bert_lr", opt.bert_lr},
+                {"max_pieces", opt.max_pieces}, {"batch_size", opt.batch_size},
                 {"optimizer", opt.optimizer}, {"weight_decay", opt.weight_decay}, {"data", opt.data}}},
               {"dataset", d.info},
               {"cells", cells_json},

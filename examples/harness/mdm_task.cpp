@@ -12,6 +12,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/optim/clip_grad.h"
+#include "models/mag_bert.h"
 
 namespace fg::harness {
 
@@ -158,6 +159,11 @@ StepOutput MdmTask::train_step(const data::Batch& batch, StepContext& ctx) {
   return out;
 }
 
+std::vector<optim::ParamGroup> MdmTask::param_groups() {
+  if (const auto* mb = dynamic_cast<const models::MagBertSentiment*>(model_.get())) return mb->param_groups();
+  return optim::single_group(parameters());
+}
+
 Tensor MdmTask::critic_scores(const data::Batch& batch) {
   const bool was_model = model_->is_training(), was_critic = critic().is_training();
   model_->eval();
@@ -172,10 +178,45 @@ Tensor MdmTask::critic_scores(const data::Batch& batch) {
   return s;
 }
 
+namespace {
+
+// MAG-BERT (models/mag_bert.h) on word-piece batches: config "bert_dir" (required: the
+// pretrained folder), "bert_lr" (1e-4), "beta_shift" (1.0), "mag_dropout" (0.5, the authors'),
+// "head_dropout" (0.1). input_dims: text 1 (the ids), acoustic, visual.
+std::unique_ptr<MdmTask> make_mag_bert_mdm_task(const std::vector<std::string>& modalities,
+                                                const std::vector<std::int64_t>& input_dims, const nlohmann::json& c,
+                                                MdmOptions options, std::uint64_t seed, Device device, Generator& init) {
+  FG_CHECK(c.contains("bert_dir"), "mag_bert: the model config needs \"bert_dir\" (the pretrained BERT folder)");
+  FG_CHECK(modalities.size() == 3 && modalities.size() == input_dims.size(),
+           "mag_bert: expected the modalities text, acoustic, visual, got {}", modalities.size());
+  auto dim = [&](const std::string& m) {
+    const auto it = std::find(modalities.begin(), modalities.end(), m);
+    FG_CHECK(it != modalities.end(), "mag_bert: no modality '{}'", m);
+    return input_dims[static_cast<std::size_t>(it - modalities.begin())];
+  };
+  models::MagConfig mag;
+  mag.acoustic_dim = dim("acoustic"), mag.visual_dim = dim("visual");
+  mag.beta_shift = c.value("beta_shift", 1.0);
+  mag.dropout = c.value("mag_dropout", 0.5);
+  models::MagBertSentimentConfig mc;
+  mc.bert_lr = c.value("bert_lr", 1e-4);
+  mc.head_dropout = c.value("head_dropout", 0.1);
+  auto dropout = std::make_shared<Generator>(data::derive_seed(seed, 2000));
+  const TensorOptions opts{DType::f32, device, false};
+  auto bert = models::load_mag_bert(c.at("bert_dir").get<std::string>(), mag, init, opts, dropout);
+  auto model = std::make_shared<models::MagBertSentiment>(bert, mc, init, opts, dropout);
+  options.shared_grid = true;  // one grid of word pieces
+  return std::make_unique<MdmTask>(model, options, seed,
+                                   std::vector<std::pair<std::string, std::shared_ptr<Generator>>>{{"dropout", dropout}});
+}
+
+}  // namespace
+
 std::unique_ptr<MdmTask> make_mdm_task(const std::string& name, const std::vector<std::string>& modalities,
                                        const std::vector<std::int64_t>& input_dims, const nlohmann::json& c,
                                        MdmOptions options, std::uint64_t seed, Device device) {
   Generator init(data::derive_seed(seed, 1000));
+  if (name == "mag_bert") return make_mag_bert_mdm_task(modalities, input_dims, c, options, seed, device, init);
   models::ZooConfig z;
   z.modalities = modalities;
   z.input_dims = input_dims;

@@ -78,6 +78,8 @@ class MdmTask : public Task {
   std::vector<std::pair<std::string, Generator*>> generators() override;
   std::vector<std::pair<std::string, optim::Optimizer*>> extra_optimizers() override;
   std::vector<Tensor> parameters() override { return model_->parameters(); }
+  // MAG-BERT: BERT's group at its own lr (models/mag_bert.h); other models: one group.
+  std::vector<optim::ParamGroup> param_groups() override;
   StepOutput train_step(const data::Batch& batch, StepContext& ctx) override;
 
   models::SentimentModel& model() { return *model_; }

@@ -86,6 +86,10 @@ class Task {
   virtual std::vector<std::pair<std::string, optim::Optimizer*>> extra_optimizers() { return {}; }
   // The parameters of the main optimizer (default: all of module()).
   virtual std::vector<Tensor> parameters() { return module().parameters(); }
+  // The main optimizer's parameter groups (default: one group of parameters() at --lr). A
+  // group with its own lr keeps it (schedules scale each group's own lr), e.g. MAG-BERT's
+  // BERT parameters at --bert-lr (models/mag_bert.h).
+  virtual std::vector<optim::ParamGroup> param_groups() { return optim::single_group(parameters()); }
   // One optimization step (see the header comment).
   virtual StepOutput train_step(const data::Batch& batch, StepContext& ctx);
 };

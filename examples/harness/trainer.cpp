@@ -347,11 +347,11 @@ FitResult fit(Task& task, const data::MultimodalSplit& train, const data::Multim
   if (o.optimizer == "adamw") {
     optim::AdamWOptions a;
     a.lr = o.lr, a.weight_decay = o.weight_decay;
-    opt = std::make_unique<optim::AdamW>(params, a);
+    opt = std::make_unique<optim::AdamW>(task.param_groups(), a);
   } else {
     optim::AdamOptions a;
     a.lr = o.lr, a.weight_decay = o.weight_decay;
-    opt = std::make_unique<optim::Adam>(params, a);
+    opt = std::make_unique<optim::Adam>(task.param_groups(), a);
   }
   data::BatchLoader loader(train, data::BatchOptions{o.batch_size, true, data::derive_seed(o.seed, 3000), true, device});
   const std::int64_t nb = loader.num_batches();
