@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +27,7 @@
 #include "engine/optim/adam.h"
 #include "engine/serialize/safetensors.h"
 #include "examples/harness/mmim_task.h"
+#include "examples/harness/trainer.h"
 #include "models/mmim.h"
 #include "support/gradcheck.h"
 #include "support/test_util.h"
@@ -372,4 +374,35 @@ TEST_CASE("mmim: each ablation flag removes exactly its term") {
       else CHECK(a[i].item() == doctest::Approx(f[i].item()).epsilon(1e-12));  // same weights: same value
     }
   }
+}
+
+TEST_CASE("mmim: trains through the harness's fit(); the checkpoint holds both extra optimizers and the stage counter") {
+  Tiny t = tiny_model(10);
+  const data::MultimodalSplit train = tiny_split(16, 21);
+  data::MultimodalSplit valid = tiny_split(8, 22);
+  valid.name = "valid";
+  harness::MmimTaskOptions o;
+  o.stage1_split = &train, o.batch_size = 8;
+  harness::MmimTask task(t.model, o);
+  const fs::path ckpt = fs::temp_directory_path() / fmt::format("fg_mmim_fit_{}.safetensors", ::getpid());
+  harness::TrainOptions to;
+  to.epochs = 2, to.batch_size = 8, to.quiet = true, to.clip = 1.0, to.checkpoint = ckpt.string();
+  std::ostringstream log;
+  const harness::FitResult r = harness::fit(task, train, valid, to, log);
+  CHECK(r.history.size() == 2);
+  CHECK(r.step_losses.size() == 4);
+  for (double v : r.step_losses) CHECK(std::isfinite(v));
+  CHECK(r.history[0].train_terms.count("cpc"));
+  CHECK(r.history[0].train_terms.count("lld_tv"));
+  const auto f = load_safetensors(ckpt.string());
+  fs::remove(ckpt);
+  bool pred = false, bert = false;
+  for (const auto& [k, v] : f.tensors) {
+    pred = pred || k.rfind("extra/predictors/", 0) == 0;
+    bert = bert || k.rfind("extra/bert/", 0) == 0;
+  }
+  CHECK(pred);
+  CHECK(bert);
+  REQUIRE(f.tensors.count("model/mmim_task_steps"));
+  CHECK(f.tensors.at("model/mmim_task_steps").item() == 4.0);
 }
