@@ -2,7 +2,7 @@
 // docs/mmim.md) on the harness: two-stage training per epoch (Algorithm 1), selection on the
 // validation split only, the test split scored once per run.
 //
-//   mmim --quick                          # a few minutes on 2 cores (subset, 3 epochs, seeds 0,1)
+//   mmim --quick                          # a few minutes on 2 cores (480/100/200 rows, batch 16, 5 epochs, seeds 0,1)
 //   mmim --seeds 0,1,2,3,4 --out r.json   # the full reviews corpus, 40 epochs
 //   mmim --bert DIR                       # any Hugging Face BERT folder (config.json + model.safetensors)
 //
@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "engine/error.h"
+#include "engine/io/output_file.h"
 #include "engine/ops.h"
 #include "engine/random.h"
 #include "examples/common/cli.h"
@@ -52,8 +54,83 @@ struct Options : fg::harness::HarnessOptions {
   std::string cpc = "code";        // code | paper
   std::int64_t stage1_batches = 0;
   std::int64_t limit_train = 0, limit_valid = 0, limit_test = 0;
+  std::vector<std::string> ablate;  // terms removed from the single run
+  bool ablations = false;           // the full model and every ablation row, one table
+  std::string trace;                // loss-trace SVG (Figure 2's analogue)
+  std::int64_t trace_every = 20;
   bool quick = false;
 };
+
+// Figure 2's analogue: L_task (l1), L_BA (ba) and L_CPC (cpc) of the first run, averaged
+// every `every` steps, one panel per term (own y scale), epoch boundaries dotted and the best
+// epoch shaded.
+std::string trace_svg(const std::vector<std::map<std::string, double>>& steps, std::int64_t every,
+                      std::int64_t steps_per_epoch, std::int64_t best_epoch, const std::string& title) {
+  const std::vector<std::string> keys = {"l1", "ba", "cpc"};
+  const std::vector<std::string> labels = {"L_task (L1)", "L_BA = -(lld + H)", "L_CPC"};
+  const double W = 720, H = 180, left = 70, right = 20, top = 30;
+  std::string svg = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" "
+      "font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      "<text x=\"{}\" y=\"18\" font-size=\"13\">{}</text>\n",
+      W, top + 3 * (H + 20), left, title);
+  const auto n = static_cast<std::int64_t>(steps.size());
+  const std::int64_t points = (n + every - 1) / every;
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    std::vector<double> avg;
+    for (std::int64_t p = 0; p < points; ++p) {
+      double sum = 0;
+      std::int64_t c = 0;
+      for (std::int64_t i = p * every; i < std::min(n, (p + 1) * every); ++i)
+        if (steps[static_cast<std::size_t>(i)].count(keys[k])) sum += steps[static_cast<std::size_t>(i)].at(keys[k]), ++c;
+      avg.push_back(c ? sum / static_cast<double>(c) : 0.0);
+    }
+    const double y0 = top + static_cast<double>(k) * (H + 20);
+    double lo = avg.empty() ? 0 : *std::min_element(avg.begin(), avg.end());
+    double hi = avg.empty() ? 1 : *std::max_element(avg.begin(), avg.end());
+    if (hi - lo < 1e-12) hi = lo + 1;
+    auto X = [&](double step) { return left + (W - left - right) * step / std::max<double>(1, static_cast<double>(n)); };
+    auto Y = [&](double v) { return y0 + H - (v - lo) / (hi - lo) * H; };
+    if (best_epoch > 0 && steps_per_epoch > 0)
+      svg += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{}\" fill=\"#fde9c8\"/>\n",
+                         X(static_cast<double>((best_epoch - 1) * steps_per_epoch)), y0,
+                         X(static_cast<double>(best_epoch * steps_per_epoch)) -
+                             X(static_cast<double>((best_epoch - 1) * steps_per_epoch)),
+                         H);
+    for (std::int64_t e = 1; steps_per_epoch > 0 && e * steps_per_epoch < n; ++e)
+      svg += fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\" stroke=\"#bbb\" "
+                         "stroke-dasharray=\"2,3\"/>\n",
+                         X(static_cast<double>(e * steps_per_epoch)), y0, y0 + H);
+    svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n", left,
+                       y0, W - left - right, H);
+    std::string pts;
+    for (std::int64_t p = 0; p < points; ++p)
+      pts += fmt::format("{:.1f},{:.1f} ", X(static_cast<double>(std::min(n, (p + 1) * every))), Y(avg[static_cast<std::size_t>(p)]));
+    svg += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"#1f5fa8\" stroke-width=\"1.5\"/>\n", pts);
+    svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\">{}</text>\n", left + 6, y0 + 13, labels[k]);
+    svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{:.3g}</text>\n", left - 4, y0 + 10, hi);
+    svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{:.3g}</text>\n", left - 4, y0 + H, lo);
+  }
+  svg += fmt::format("<text x=\"{}\" y=\"{}\">step (mean of every {} steps; dotted: epochs; shaded: the best "
+                     "epoch on valid MAE)</text>\n</svg>\n",
+                     left, top + 3 * (H + 20) - 4, every);
+  return svg;
+}
+
+// Table 4's removal rows as flags (docs/mmim.md): name -> what it removes.
+const std::vector<std::pair<std::string, std::string>> kAblations = {
+    {"no-ba-tv", "BA bound text->visual"}, {"no-ba-ta", "BA bound text->acoustic"}, {"no-ba", "both BA bounds"},
+    {"no-cpc-t", "CPC z->text"},           {"no-cpc-a", "CPC z->acoustic"},         {"no-cpc-v", "CPC z->visual"},
+    {"no-cpc", "all CPC terms"},           {"no-memory", "the GMM history memory (--memory 0)"}};
+
+void apply_ablation(const std::string& a, fg::models::MmimConfig& c) {
+  if (a == "no-ba-tv" || a == "no-ba") c.use_ba_tv = false;
+  if (a == "no-ba-ta" || a == "no-ba") c.use_ba_ta = false;
+  if (a == "no-cpc-t" || a == "no-cpc") c.use_cpc_t = false;
+  if (a == "no-cpc-a" || a == "no-cpc") c.use_cpc_a = false;
+  if (a == "no-cpc-v" || a == "no-cpc") c.use_cpc_v = false;
+  if (a == "no-memory") c.memory_batches = 0;
+}
 
 void add_flags(CLI::App& app, Options& o) {
   app.description(
@@ -96,14 +173,23 @@ void add_flags(CLI::App& app, Options& o) {
       ->check(int_range(0, 10'000'000));
   app.add_option("--limit-valid", o.limit_valid, "... valid rows (0 = all)")->check(int_range(0, 10'000'000));
   app.add_option("--limit-test", o.limit_test, "... test rows (0 = all)")->check(int_range(0, 10'000'000));
+  std::string names;
+  for (const auto& [k, v] : kAblations) names += (names.empty() ? "" : ", ") + k + " (" + v + ")";
+  fg::cli::add_list(app, "--ablate", o.ablate, "Remove terms from the model: " + names);
+  app.add_flag("--ablations", o.ablations, "Train the full model and every --ablate row above; one table");
+  app.add_option("--trace", o.trace, "Loss-trace SVG of the first run (L_task, L_BA, L_CPC; Figure 2's analogue)");
+  app.add_option("--trace-every", o.trace_every, "Steps averaged per trace point")
+      ->check(int_range(1, 1'000'000))
+      ->capture_default_str();
   app.add_flag("--quick", o.quick,
-               "Small settings for a few minutes on 2 cores: 320/100/200 rows, 3 epochs, seeds 0,1 (flags given win)");
+               "Small settings for a few minutes on 2 cores: 480/100/200 rows, batch 16, 5 epochs, seeds 0,1 (flags given win)");
 }
 
 void validate(CLI::App& app, Options& o) {
   if (o.quick) {
-    if (!app.count("--epochs")) o.epochs = 3;
-    if (!app.count("--limit-train")) o.limit_train = 320;
+    if (!app.count("--epochs")) o.epochs = 5;
+    if (!app.count("--batch-size")) o.batch_size = 16;
+    if (!app.count("--limit-train")) o.limit_train = 480;
     if (!app.count("--limit-valid")) o.limit_valid = 100;
     if (!app.count("--limit-test")) o.limit_test = 200;
     if (!app.count("--seeds")) o.seeds = {0, 1};
@@ -112,7 +198,16 @@ void validate(CLI::App& app, Options& o) {
     throw fg::cli::UsageError(
         "--corpus synthetic: MMIM's text encoder is BERT, and the synthetic corpus has no BERT token ids "
         "(text_bert); use --corpus reviews-unaligned (the default) or --data FILE.h5 with text_bert, acoustic, visual");
+  for (const auto& a : o.ablate)
+    if (std::none_of(kAblations.begin(), kAblations.end(), [&](const auto& p) { return p.first == a; }))
+      throw fg::cli::UsageError(fmt::format("--ablate: unknown term '{}' (known: {})", a, [] {
+        std::vector<std::string> k;
+        for (const auto& p : kAblations) k.push_back(p.first);
+        return fg::cli::join(k);
+      }()));
+  if (o.ablations && !o.ablate.empty()) throw fg::cli::UsageError("--ablations and --ablate: give one of them");
   fg::harness::check_harness_flags(o);
+  if (!o.trace.empty()) fg::cli::check_output_flag(o.trace, "--trace");
 }
 
 // A random subset of n rows of a split (rows kept in their order).
@@ -147,7 +242,8 @@ nlohmann::json options_json(const Options& o, const std::string& bert_dir) {
           {"encoder_out", o.encoder_out},       {"fusion_dim", o.fusion_dim}, {"dropout", o.dropout},
           {"stage1_batches", o.stage1_batches}, {"bert", bert_dir},         {"corpus", o.corpus},
           {"data", o.data},                     {"limit_train", o.limit_train}, {"limit_valid", o.limit_valid},
-          {"limit_test", o.limit_test},         {"quick", o.quick},         {"device", o.device}};
+          {"limit_test", o.limit_test},         {"quick", o.quick},         {"device", o.device},
+          {"ablate", o.ablate},                 {"ablations", o.ablations}};
 }
 
 int run(const Options& o) {
@@ -180,6 +276,7 @@ int run(const Options& o) {
     c.drop_zero_labels = o.split == "code";
     c.memory_batches = o.memory;
     c.cpc = o.cpc == "paper" ? fg::models::CpcNormalization::Paper : fg::models::CpcNormalization::Code;
+    for (const auto& a : spec.config.value("ablate", std::vector<std::string>{})) apply_ablation(a, c);
     auto bert = fg::models::load_bert(bert_dir, opts, dropout_gen);
     auto model = std::make_shared<fg::models::Mmim>(c, bert, init, opts, dropout_gen);
     fg::harness::MmimTaskOptions t;
@@ -188,16 +285,44 @@ int run(const Options& o) {
     t.seed = spec.seed, t.device = spec.device;
     return std::make_unique<fg::harness::MmimTask>(model, t, dropout_gen);
   });
-  fg::harness::RunSpec spec;
-  spec.name = "mmim";
-  spec.model = "mmim";
-  spec.modalities = mods;
-  spec.model_config = options_json(o, bert_dir);
-  fg::harness::Report rep = fg::harness::run_experiment(o, {spec}, d, human);
+  std::vector<fg::harness::RunSpec> specs;
+  auto add = [&](const std::string& name, const std::vector<std::string>& ablate) {
+    fg::harness::RunSpec spec;
+    spec.name = name;
+    spec.model = "mmim";
+    spec.modalities = mods;
+    spec.model_config = options_json(o, bert_dir);
+    spec.model_config["ablate"] = ablate;
+    specs.push_back(spec);
+  };
+  add(o.ablate.empty() ? "mmim" : "mmim " + fg::cli::join(o.ablate), o.ablate);
+  if (o.ablations)
+    for (const auto& [k, v] : kAblations) add("mmim " + k, {k});
+  std::vector<std::map<std::string, double>> trace;  // the first run's steps
+  std::int64_t runs_started = 0, last_step = -1;
+  fg::harness::Observer obs;
+  obs.on_step = [&](std::int64_t, std::int64_t global_step, const fg::harness::StepOutput& s) {
+    if (global_step <= last_step) ++runs_started;  // a new run restarts the step count
+    last_step = global_step;
+    if (runs_started > 0) return;
+    std::map<std::string, double> m;
+    for (const auto& [k, v] : s.terms) m[k] = v;
+    trace.push_back(m);
+  };
+  fg::harness::Report rep = fg::harness::run_experiment(o, specs, d, human, obs);
   rep.json = {{"example", "mmim"}, {"options", options_json(o, bert_dir)}, {"dataset", d.info}};
   rep.json["seconds"] = fg::harness::seconds_since(t0);
   const std::string after = fmt::format("mmim: {}, test split, selection on valid MAE; total {:.1f} s\n",
                                         o.quick ? "--quick settings" : "settings above", fg::harness::seconds_since(t0));
+  if (!o.trace.empty() && !rep.runs.empty()) {
+    const std::int64_t spe = (d.data.train.size() + o.batch_size - 1) / o.batch_size;
+    fg::io::write_output(o.trace,
+                         trace_svg(trace, o.trace_every, spe, rep.runs[0].fit.best_epoch,
+                                   fmt::format("MMIM loss traces, {} seed {} ({} steps)", rep.runs[0].spec.name,
+                                               rep.runs[0].seed, trace.size())),
+                         "--trace");
+    rep.json["trace"] = {{"path", o.trace}, {"every", o.trace_every}, {"steps", trace.size()}};
+  }
   return fg::harness::write_report(rep, o, human, after);
 }
 
