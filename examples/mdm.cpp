@@ -42,6 +42,8 @@
 #include "examples/common/cli.h"
 #include "data/reviews.h"
 #include "data/wordpiece.h"
+#include "engine/io/output_file.h"
+#include "examples/estimators_svg.h"
 #include "examples/harness/bert_pretrain.h"
 #include "examples/harness/harness.h"
 #include "examples/harness/mdm_task.h"
@@ -68,6 +70,7 @@ struct Options : fg::harness::HarnessOptions {
   std::string bert_dir;   // "" = the cached pretrained BERT (ensure_pretrained_bert)
   double bert_lr = 1e-4;  // MAG-BERT: BERT's own learning rate (--lrs then applies to MAG and the head)
   std::int64_t max_pieces = 64;  // MAG-BERT: word pieces per utterance, [CLS]/[SEP] included
+  std::string figures;           // "" = none; else a folder for the SVG pictures (Figure 2's analogue)
 };
 
 const std::vector<std::string> kPaperModels = {"ef_lstm", "tfn", "lmf", "mfn"};
@@ -111,6 +114,9 @@ void add_flags(CLI::App& app, Options& opt) {
   app.add_option("--max-pieces", opt.max_pieces, "MAG-BERT: word pieces per utterance ([CLS] and [SEP] included)")
       ->check(fg::cli::int_range(3, 512))
       ->capture_default_str();
+  app.add_option("--figures", opt.figures,
+                 "Folder for the pictures: modality_drop_<model>.svg per model (Figure 2's analogue: Acc2_corrupt / "
+                 "Acc2 per loss, text absent, keeping A, V, A+V); created if missing. Figure 1 is examples/estimators");
   app.add_flag("--quick", opt.quick,
                "A short run: --models lmf --losses null,w --seeds 0,1 --lrs 0.002 --epochs 4 and a 400/150/300 "
                "corpus, for each of these flags not given");
@@ -376,6 +382,33 @@ std::string critic_table(const Options& opt, const std::vector<Cell>& cells, nlo
   return out;
 }
 
+// Figure 2's analogue for one model: x = the losses in --losses order (numbered, named in the
+// x title), one line per kept modality set; drawn with examples/estimators_svg.h.
+std::string drop_svg(const Options& opt, const std::string& model, const nlohmann::json& drop) {
+  std::vector<double> xs;
+  std::string names;
+  for (std::size_t i = 0; i < opt.losses.size(); ++i) {
+    xs.push_back(static_cast<double>(i));
+    names += fmt::format("{}{} = {}", i ? ", " : "", i, opt.losses[i]);
+  }
+  const std::vector<std::pair<const char*, const char*>> keeps = {{"A", "#1f77b4"}, {"V", "#ff7f0e"}, {"A+V", "#2ca02c"}};
+  std::vector<fg::examples::PlotSeries> series;
+  for (const auto& [keep, color] : keeps) {
+    fg::examples::PlotSeries se{fmt::format("text absent, {} kept", keep), color, {}, false, false};
+    for (const std::string& loss : opt.losses) {
+      const auto& j = drop.contains(model) && drop[model].contains(loss) ? drop[model][loss][keep]["mean"] : nlohmann::json();
+      se.y.push_back(j.is_number() ? j.get<double>() : NAN);
+    }
+    series.push_back(std::move(se));
+  }
+  fg::examples::PlotLayout layout;
+  layout.title = fmt::format("Modality drop, {}: Acc2_corrupt / Acc2 (mean over {} seeds)", model,
+                             fg::harness::run_seeds(opt).size());
+  layout.x_title = "loss (" + names + ")";
+  layout.y_title = "Acc2 ratio";
+  return fg::examples::svg_line_plot(xs, series, layout);
+}
+
 // ---------------------------------------------------------------- the program
 
 int run(const Options& opt) {
@@ -458,6 +491,14 @@ int run(const Options& opt) {
               {"table2", t2},
               {"modality_drop", dj},
               {"critic_interpretation", cj}};
+  if (!opt.figures.empty()) {
+    std::filesystem::create_directories(opt.figures);
+    for (const std::string& model : opt.models) {
+      const std::string path = (std::filesystem::path(opt.figures) / fmt::format("modality_drop_{}.svg", model)).string();
+      fg::io::write_output(path, drop_svg(opt, model, dj), "--figures");
+      after += fmt::format("wrote {}\n", path);
+    }
+  }
   rep.json["seconds"] = fg::harness::seconds_since(t0);
   after += fmt::format("total {:.1f} s\n", fg::harness::seconds_since(t0));
   return fg::harness::write_report(rep, opt, human, after);

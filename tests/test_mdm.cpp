@@ -283,3 +283,19 @@ TEST_CASE("mdm: bad flags are usage errors naming the flag") {
   CHECK(fg::test::contains(err({"--lambda", "nan"}), "--lambda"));
   CHECK(err({"--quick"}).empty());
 }
+
+TEST_CASE("mdm: Figure 2's picture draws one line per kept modality set over the losses") {
+  mdm::Options opt;
+  opt.losses = {"null", "w"};
+  opt.seeds = {0, 1};
+  const nlohmann::json drop = {{"lmf",
+                                {{"null", {{"A", {{"mean", 0.7}}}, {"V", {{"mean", 0.75}}}, {"A+V", {{"mean", 0.74}}}}},
+                                 {"w", {{"A", {{"mean", 0.69}}}, {"V", {{"mean", nullptr}}}, {"A+V", {{"mean", 0.76}}}}}}}};
+  const std::string svg = mdm::drop_svg(opt, "lmf", drop);
+  CHECK(fg::test::contains(svg, "<svg"));
+  CHECK(fg::test::contains(svg, "text absent, A+V kept"));
+  CHECK(fg::test::contains(svg, "0 = null, 1 = w"));
+  std::size_t lines = 0;
+  for (std::size_t p = svg.find("<polyline"); p != std::string::npos; p = svg.find("<polyline", p + 1)) ++lines;
+  CHECK(lines == 3);  // A, V (one point: the missing mean is left out), A+V
+}
