@@ -447,8 +447,12 @@ int run(const Options& opt) {
     const auto tok = fg::data::WordPieceTokenizer::from_file((fs::path(o.bert_dir) / "vocab.txt").string());
     pieces = fg::models::word_piece_dataset(d.data, tok, opt.max_pieces);
     piece_splits = std::make_unique<fg::harness::Splits>(pieces);
-    std::cerr << fmt::format("mdm: mag_bert: BERT '{}', utterances re-gridded to at most {} word pieces\n", o.bert_dir,
-                             opt.max_pieces);
+    std::int64_t at_cap = 0;  // utterances filling --max-pieces: possibly cut
+    for (const auto* sp : {&pieces.train, &pieces.valid, &pieces.test})
+      for (const std::int64_t n : sp->lengths.to_vector<std::int64_t>()) at_cap += n >= opt.max_pieces;
+    std::cerr << fmt::format("mdm: mag_bert: BERT '{}', utterances re-gridded to at most {} word pieces ({} fill it: "
+                             "possibly cut)\n",
+                             o.bert_dir, opt.max_pieces, at_cap);
   }
   const auto seeds = fg::harness::run_seeds(opt);
   const std::size_t total = opt.models.size() * opt.losses.size() * seeds.size();
