@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <iostream>
 #include <map>
@@ -23,7 +24,9 @@
 
 #include <fmt/format.h>
 
+#include "data/batching.h"
 #include "data/synthetic.h"
+#include "engine/autograd.h"
 #include "engine/error.h"
 #include "examples/common/cli.h"
 #include "examples/harness/harness.h"
@@ -51,6 +54,8 @@ struct Options : fg::harness::HarnessOptions {
   std::vector<std::int64_t> hidden = {88, 64, 48};
   std::int64_t memory = 64;
   double dropout = 0.2;
+  bool interpret = false;
+  double hsic_sigma = 1.0;
 };
 
 void add_flags(CLI::App& app, Options& o) {
@@ -81,6 +86,12 @@ void add_flags(CLI::App& app, Options& o) {
       ->check(fg::cli::int_range(1, 100000))
       ->capture_default_str();
   app.add_option("--memory", o.memory, "MFN's memory size in MFM")->check(fg::cli::int_range(1, 100000))->capture_default_str();
+  app.add_flag("--interpret", o.interpret,
+               "After training, the dependency ratios r_i = nHSIC(F_y, X^_i) / nHSIC(F_a_i, X^_i) of every trained "
+               "MFM (full) on the test split, mean +- std over seeds (section 3.4)");
+  app.add_option("--hsic-sigma", o.hsic_sigma, "RBF bandwidth of --interpret (supplement F: 1.0; 0: median heuristic)")
+      ->check(fg::cli::finite_range(0.0, 1e6))
+      ->capture_default_str();
   app.add_option("--dropout", o.dropout, "Dropout inside MFM's G_* and D")
       ->check(fg::cli::finite_range(0.0, 0.95))
       ->capture_default_str();
@@ -107,7 +118,7 @@ nlohmann::json options_json(const Options& o) {
           {"epochs", o.epochs},         {"batch_size", o.batch_size}, {"optimizer", o.optimizer},
           {"lr", o.lr},                 {"data", o.data},           {"corpus", o.corpus},
           {"train_size", o.train_size}, {"valid_size", o.valid_size}, {"test_size", o.test_size},
-          {"device", o.device}};
+          {"device", o.device},         {"interpret", o.interpret}, {"hsic_sigma", o.hsic_sigma}};
 }
 
 std::string run_name(const std::string& v) { return v == "full" ? "MFM" : "M_" + v; }
@@ -142,10 +153,55 @@ std::string trends(const fg::harness::Report& rep, nlohmann::json& out) {
   return s;
 }
 
+// --interpret: r_i of every trained full MFM on the test split (one batch, eval mode).
+std::string interpret(const Options& o, const fg::harness::Report& rep,
+                      const std::vector<std::shared_ptr<fg::models::MFM>>& built, const fg::harness::LoadedData& d,
+                      const std::vector<std::string>& names, nlohmann::json& json) {
+  std::vector<const RunResult*> mfm_runs;
+  for (const RunResult& r : rep.runs)
+    if (r.spec.model == "mfm") mfm_runs.push_back(&r);
+  FG_CHECK(mfm_runs.size() == built.size(), "mfm --interpret: {} MFM runs but {} models built", mfm_runs.size(),
+           built.size());
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(d.data.test.size()));
+  for (std::size_t k = 0; k < rows.size(); ++k) rows[k] = static_cast<std::int64_t>(k);
+  const fg::data::Batch batch = fg::data::gather_batch(d.data.test, rows, true, fg::parse_device(o.device));
+  std::vector<std::vector<double>> ry(names.size()), ra(names.size()), rr(names.size());
+  nlohmann::json per_run = nlohmann::json::array();
+  for (std::size_t k = 0; k < built.size(); ++k) {
+    const auto& m = *built[k];
+    if (m.config().variant != fg::models::MfmVariant::Full) continue;
+    built[k]->eval();
+    fg::NoGradGuard ng;
+    const auto out = built[k]->forward_all(batch);
+    const auto r = fg::models::mfm_dependency_ratios(m.config(), batch, out, o.hsic_sigma);
+    for (std::size_t i = 0; i < names.size(); ++i)
+      ry[i].push_back(r.dep_y[i]), ra[i].push_back(r.dep_a[i]), rr[i].push_back(r.ratio[i]);
+    per_run.push_back({{"run", mfm_runs[k]->spec.name}, {"seed", mfm_runs[k]->seed}, {"nhsic_fy", r.dep_y},
+                       {"nhsic_fa", r.dep_a}, {"ratio", r.ratio}});
+  }
+  if (per_run.empty()) return "mfm --interpret: no full MFM was trained (use --variant full or --ablation)\n";
+  auto ms = [](const std::vector<double>& v) {
+    double m = 0, s = 0;
+    for (double x : v) m += x;
+    m /= static_cast<double>(v.size());
+    for (double x : v) s += (x - m) * (x - m);
+    return fmt::format("{:.4f} +- {:.4f}", m, std::sqrt(s / static_cast<double>(v.size())));
+  };
+  std::string s = fmt::format(
+      "dependency-based interpretation (test split, {} utterances, RBF sigma {}, {} run(s)):\n{:<10} {:>20} {:>20} {:>20}\n",
+      batch.size(), o.hsic_sigma > 0 ? fmt::format("{}", o.hsic_sigma) : std::string("median"), per_run.size(),
+      "modality", "nHSIC(F_y, X^)", "nHSIC(F_a, X^)", "r_i");
+  for (std::size_t i = 0; i < names.size(); ++i)
+    s += fmt::format("{:<10} {:>20} {:>20} {:>20}\n", names[i], ms(ry[i]), ms(ra[i]), ms(rr[i]));
+  json["interpretation"] = {{"sigma", o.hsic_sigma}, {"split", "test"}, {"runs", per_run}};
+  return s;
+}
+
 int run(const Options& o) {
   const auto t0 = fg::harness::Clock::now();
   std::ostream& human = o.out == "-" ? std::cerr : std::cout;
-  fg::harness::register_mfm_task();
+  std::vector<std::shared_ptr<fg::models::MFM>> built;
+  fg::harness::register_mfm_task([&](std::shared_ptr<fg::models::MFM> m) { built.push_back(std::move(m)); });
   fg::data::SyntheticConfig sc;
   const fg::harness::LoadedData d = fg::harness::load_data(o, sc);
   const auto& names = d.data.train.modality_names;
@@ -182,6 +238,7 @@ int run(const Options& o) {
     after += trends(rep, tj);
     rep.json["trends"] = tj;
   }
+  if (o.interpret && rep.interrupted_signal == 0) after += interpret(o, rep, built, d, names, rep.json);
   rep.json["seconds"] = fg::harness::seconds_since(t0);
   after += fmt::format("mfm: {}, test split; total {:.1f} s\n", o.quick ? "--quick settings" : "settings above",
                        fg::harness::seconds_since(t0));

@@ -7,6 +7,7 @@
 
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "losses/hsic.h"
 #include "losses/mmd.h"
 
 namespace fg::models {
@@ -310,6 +311,28 @@ MFMLoss mfm_objective(const MFMConfig& config, const data::Batch& batch, const M
   L.terms.emplace_back("mmd", mmd);
   L.total = total + mmd * config.lambda_mmd;
   return L;
+}
+
+MfmRatios mfm_dependency_ratios(const MFMConfig& config, const data::Batch& batch, const MFMOutput& out,
+                                double sigma) {
+  FG_CHECK(config.variant == MfmVariant::Full || config.variant == MfmVariant::A,
+           "MFM dependency ratios need F_y and generative factors: variant full or A, got {}",
+           mfm_variant_name(config.variant));
+  FG_CHECK(out.f_y.defined() && out.reconstructions.size() == config.modality_names.size(),
+           "MFM dependency ratios: `out` must come from forward_all of the same model");
+  FG_CHECK(batch.size() >= 2, "MFM dependency ratios need at least 2 utterances, got {}", batch.size());
+  MfmRatios r;
+  for (std::size_t i = 0; i < config.modality_names.size(); ++i) {
+    const std::string& name = config.modality_names[i];
+    const Tensor& xh = out.reconstructions[i];
+    const Tensor mask = batch_mask(batch, name).to(xh.device()).to(xh.dtype());
+    const Tensor xbar = masked_time_mean(xh, mask);
+    const Tensor& fa = config.variant == MfmVariant::A ? out.f_a[0] : out.f_a[i];
+    r.dep_y.push_back(losses::normalized_hsic(out.f_y, xbar, sigma, sigma).item());
+    r.dep_a.push_back(losses::normalized_hsic(fa, xbar, sigma, sigma).item());
+    r.ratio.push_back(r.dep_y.back() / r.dep_a.back());
+  }
+  return r;
 }
 
 }  // namespace fg::models

@@ -141,6 +141,18 @@ std::vector<Tensor> draw_mfm_prior(const MFMConfig& config, const MFMOutput& out
 MFMLoss mfm_objective(const MFMConfig& config, const data::Batch& batch, const MFMOutput& out,
                       const std::vector<Tensor>& prior);
 
+// Dependency-based interpretation (section 3.4, supplement F), for the full model (and M_A,
+// whose one F_a serves every modality): over the N rows of `out` = forward_all(batch),
+//   r_i = nHSIC(F_y, Xbar^_i) / nHSIC(F_a_i, Xbar^_i)
+// with Xbar^_i the reconstruction averaged over each row's valid steps, Gaussian kernels of
+// bandwidth sigma (1.0 as supplement F; sigma <= 0: the median heuristic), losses/hsic.h.
+// A factor constant over the rows (e.g. every ReLU unit of F dead) gives nHSIC = 0 / 0 = NaN.
+struct MfmRatios {
+  std::vector<double> dep_y, dep_a, ratio;  // per modality
+};
+MfmRatios mfm_dependency_ratios(const MFMConfig& config, const data::Batch& batch, const MFMOutput& out,
+                                double sigma = 1.0);
+
 // Masked reconstruction MSE: x, x_hat [B, T, D], weight [B, T] (1 = the step counts) ->
 // sum weight * (x - x_hat)^2 / (D * max(sum weight, 1)).
 Tensor masked_mse(const Tensor& x, const Tensor& x_hat, const Tensor& weight);

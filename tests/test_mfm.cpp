@@ -6,11 +6,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "engine/ops.h"
 #include "examples/harness/mfm_task.h"
+#include "losses/hsic.h"
 #include "losses/mmd.h"
 #include "models/mfm.h"
 #include "support/gradcheck.h"
@@ -253,4 +255,33 @@ TEST_CASE("MFM: bad input gives clear errors") {
   CHECK_THROWS_WITH(m.forward_all(u), doctest::Contains("needs word-aligned data"));
   models::MFM mb(tiny_config(models::MfmVariant::B), gen, TensorOptions{DType::f64});
   CHECK(mb.forward_all(u).reconstructions[1].size(1) == 6);
+}
+
+TEST_CASE("MFM dependency ratios: nHSIC of F_y and F_a against the time-averaged reconstructions") {
+  models::MFMConfig c = tiny_config(models::MfmVariant::Full);
+  const data::Batch b = tiny_batch(50);
+  // a seed whose tiny ReLU factors are alive (a constant F gives nHSIC = 0 / 0)
+  std::shared_ptr<models::MFM> mp;
+  models::MFMOutput o;
+  for (std::uint64_t seed = 0; seed < 200; ++seed) {
+    Generator gen(seed);
+    mp = std::make_shared<models::MFM>(c, gen, TensorOptions{DType::f64});
+    mp->eval();
+    o = mp->forward_all(b);
+    bool live = sum(var(o.f_y, 0, 0)).item() > 1e-12;
+    for (const Tensor& f : o.f_a) live = live && sum(var(f, 0, 0)).item() > 1e-12;
+    if (live) break;
+  }
+  const models::MfmRatios r = models::mfm_dependency_ratios(c, b, o, 1.0);
+  REQUIRE(r.ratio.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    const Tensor xbar = models::masked_time_mean(o.reconstructions[i], b.mask);
+    CHECK(r.dep_y[i] == doctest::Approx(losses::normalized_hsic(o.f_y, xbar, 1.0, 1.0).item()));
+    CHECK(r.dep_a[i] == doctest::Approx(losses::normalized_hsic(o.f_a[i], xbar, 1.0, 1.0).item()));
+    CHECK(r.ratio[i] == doctest::Approx(r.dep_y[i] / r.dep_a[i]));
+    CHECK(std::isfinite(r.ratio[i]));
+  }
+  CHECK_THROWS_WITH(models::mfm_dependency_ratios(tiny_config(models::MfmVariant::E), b, o),
+                    doctest::Contains("variant full or A"));
 }

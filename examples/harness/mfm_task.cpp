@@ -80,14 +80,15 @@ std::vector<std::pair<std::string, Generator*>> MfmTask::generators() {
   return g;
 }
 
-void register_mfm_task() {
-  register_task("mfm", [](const ModelSpec& spec) -> std::unique_ptr<Task> {
+void register_mfm_task(std::function<void(std::shared_ptr<models::MFM>)> on_build) {
+  register_task("mfm", [on_build](const ModelSpec& spec) -> std::unique_ptr<Task> {
     Generator init(data::derive_seed(spec.seed, 1000));
     auto dropout = std::make_shared<Generator>(data::derive_seed(spec.seed, 2000));
     const models::MFMConfig c = mfm_config(spec.modalities, spec.input_dims, spec.config);
     TensorOptions opts;
     opts.device = spec.device;
     auto model = std::make_shared<models::MFM>(c, init, opts, dropout);
+    if (on_build) on_build(model);
     return std::make_unique<MfmTask>(std::move(model), spec.seed, dropout);
   });
 }

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -50,7 +51,9 @@ class MfmTask : public Task {
 };
 
 // Registers "mfm": weights from derive_seed(seed, 1000), dropout derive_seed(seed, 2000),
-// prior draws derive_seed(seed, 3000).
-void register_mfm_task();
+// prior draws derive_seed(seed, 3000). `on_build` (optional) sees every model built, in
+// order: examples/mfm keeps them to interpret the trained models (fit() leaves the best
+// weights loaded).
+void register_mfm_task(std::function<void(std::shared_ptr<models::MFM>)> on_build = {});
 
 }  // namespace fg::harness
