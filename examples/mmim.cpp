@@ -22,6 +22,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/io/output_file.h"
 #include "engine/ops.h"
@@ -58,6 +59,7 @@ struct Options : fg::harness::HarnessOptions {
   bool ablations = false;           // the full model and every ablation row, one table
   std::string trace;                // loss-trace SVG (Figure 2's analogue)
   std::int64_t trace_every = 20;
+  std::int64_t case_study = 0;      // Table 5's analogue: this many test utterances
   bool quick = false;
 };
 
@@ -181,6 +183,10 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--trace-every", o.trace_every, "Steps averaged per trace point")
       ->check(int_range(1, 1'000'000))
       ->capture_default_str();
+  app.add_option("--case-study", o.case_study,
+                 "After training, print this many test utterances (spread over the label range) with the first "
+                 "run's prediction and CPC scores s_zt, s_za, s_zv (Table 5's analogue)")
+      ->check(int_range(0, 1000));
   app.add_flag("--quick", o.quick,
                "Small settings for a few minutes on 2 cores: 480/100/200 rows, batch 16, 5 epochs, seeds 0,1 (flags given win)");
 }
@@ -264,7 +270,8 @@ int run(const Options& o) {
   const std::string bert_dir = o.bert.empty() ? fg::harness::ensure_pretrained_bert(o.cache, o.text_dir, std::cerr, o.device)
                                               : o.bert;
   const fg::data::MultimodalSplit* train = &d.data.train;
-  fg::harness::register_task("mmim", [&o, bert_dir, train](const fg::harness::ModelSpec& spec) {
+  std::vector<std::shared_ptr<fg::models::Mmim>> built;  // every run's model (the first for the case study)
+  fg::harness::register_task("mmim", [&o, &built, bert_dir, train](const fg::harness::ModelSpec& spec) {
     const fg::TensorOptions opts{fg::DType::f32, spec.device};
     auto dropout_gen = std::make_shared<fg::Generator>(fg::data::derive_seed(spec.seed, 2000));
     fg::Generator init(fg::data::derive_seed(spec.seed, 1000));
@@ -279,6 +286,7 @@ int run(const Options& o) {
     for (const auto& a : spec.config.value("ablate", std::vector<std::string>{})) apply_ablation(a, c);
     auto bert = fg::models::load_bert(bert_dir, opts, dropout_gen);
     auto model = std::make_shared<fg::models::Mmim>(c, bert, init, opts, dropout_gen);
+    built.push_back(model);
     fg::harness::MmimTaskOptions t;
     t.alpha = o.alpha, t.beta = o.beta, t.lr_bert = o.lr_bert, t.lr_lld = o.lr_lld, t.weight_decay = o.weight_decay;
     t.stage1_split = train, t.batch_size = o.batch_size, t.stage1_batches = o.stage1_batches;
@@ -314,6 +322,46 @@ int run(const Options& o) {
   rep.json["seconds"] = fg::harness::seconds_since(t0);
   const std::string after = fmt::format("mmim: {}, test split, selection on valid MAE; total {:.1f} s\n",
                                         o.quick ? "--quick settings" : "settings above", fg::harness::seconds_since(t0));
+  std::string after_case;
+  if (o.case_study > 0 && !rep.runs.empty() && !built.empty() && rep.runs[0].tested) {
+    // the first run's model holds its best weights (fit() restored them); a display after
+    // training, never used for selection
+    fg::models::Mmim& m = *built.front();
+    const fg::data::MultimodalSplit& test = d.data.test;
+    std::vector<std::int64_t> order(static_cast<std::size_t>(test.size()));
+    for (std::int64_t i = 0; i < test.size(); ++i) order[static_cast<std::size_t>(i)] = i;
+    const auto y = test.labels.to_vector<double>();
+    std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return y[a] < y[b] || (y[a] == y[b] && a < b); });
+    std::vector<std::int64_t> rows;
+    const std::int64_t n = std::min<std::int64_t>(o.case_study, test.size());
+    for (std::int64_t k = 0; k < n; ++k)
+      rows.push_back(order[static_cast<std::size_t>(n == 1 ? 0 : k * (test.size() - 1) / (n - 1))]);
+    const fg::data::Batch b = fg::data::gather_batch(test, rows, true, fg::cli::device_flag(o.device));
+    m.eval();
+    fg::NoGradGuard ng;
+    const auto out = m.forward(b);
+    auto score = [&](const fg::losses::CpcLoss& cpc, const fg::Tensor& h) {  // eq. 10's exponent, per row
+      return fg::sum(fg::losses::l2_normalize(h, -1) * fg::losses::l2_normalize(cpc.predictor->forward(out.z), -1), 1)
+          .to(fg::Device::cpu())
+          .to_vector<double>();
+    };
+    const auto st = score(*m.cpc_t, out.encodings[0]), sa = score(*m.cpc_a, out.encodings[1]),
+               sv = score(*m.cpc_v, out.encodings[2]);
+    const auto pred = out.prediction.to(fg::Device::cpu()).to_vector<double>();
+    after_case = fmt::format("\ncase study ({}, seed {}; test utterances spread over the label range; s_zm = cosine of "
+                             "h_m and G_m(z), eq. 10's exponent)\n{:>6} {:>6} {:>6} {:>6} {:>6}  text\n",
+                             rep.runs[0].spec.name, rep.runs[0].seed, "truth", "pred", "s_zt", "s_za", "s_zv");
+    nlohmann::json cj = nlohmann::json::array();
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      const auto r = static_cast<std::size_t>(rows[k]);
+      std::string text = r < test.raw_text.size() ? test.raw_text[r] : (r < test.ids.size() ? test.ids[r] : "");
+      if (text.size() > 70) text = text.substr(0, 67) + "...";
+      after_case += fmt::format("{:6.2f} {:6.2f} {:6.3f} {:6.3f} {:6.3f}  {}\n", y[r], pred[k], st[k], sa[k], sv[k], text);
+      cj.push_back({{"row", rows[k]}, {"id", r < test.ids.size() ? test.ids[r] : ""}, {"text", text}, {"truth", y[r]},
+                    {"prediction", pred[k]}, {"s_zt", st[k]}, {"s_za", sa[k]}, {"s_zv", sv[k]}});
+    }
+    rep.json["case_study"] = cj;
+  }
   if (!o.trace.empty() && !rep.runs.empty()) {
     const std::int64_t spe = (d.data.train.size() + o.batch_size - 1) / o.batch_size;
     fg::io::write_output(o.trace,
@@ -323,7 +371,7 @@ int run(const Options& o) {
                          "--trace");
     rep.json["trace"] = {{"path", o.trace}, {"every", o.trace_every}, {"steps", trace.size()}};
   }
-  return fg::harness::write_report(rep, o, human, after);
+  return fg::harness::write_report(rep, o, human, after + after_case);
 }
 
 }  // namespace mmim
