@@ -218,7 +218,7 @@ TEST_CASE("mmim: gradcheck of the paper's CPC normalisation (eq. 11)") {
   CHECK_MESSAGE(r.ok, r.report);
 }
 
-TEST_CASE("mmim: stage 1 changes only the predictors q; stage 2 never changes them (Algorithm 1)") {
+TEST_CASE("mmim: stage 1 changes only the predictors q, stage 2 never changes them (Algorithm 1)") {
   Tiny t = tiny_model(4);
   const data::MultimodalSplit s = tiny_split(16);
   harness::MmimTaskOptions o;
@@ -267,7 +267,7 @@ TEST_CASE("mmim: stage 1 changes only the predictors q; stage 2 never changes th
   CHECK(changed(before, after).count("q_tv.mlp_mu.0.weight"));
 }
 
-TEST_CASE("mmim: the GMM memory is a FIFO of --memory batches; a small class falls back to H = 0, never NaN") {
+TEST_CASE("mmim: the GMM memory is a FIFO of --memory batches, a small class falls back to H = 0, never NaN") {
   models::MmimConfig c;
   c.memory_batches = 2;
   Tiny t = tiny_model(6, c);
@@ -376,7 +376,7 @@ TEST_CASE("mmim: each ablation flag removes exactly its term") {
   }
 }
 
-TEST_CASE("mmim: trains through the harness's fit(); the checkpoint holds both extra optimizers and the stage counter") {
+TEST_CASE("mmim: trains through the harness fit(), whose checkpoint holds both extra optimizers and the stage counter") {
   Tiny t = tiny_model(10);
   const data::MultimodalSplit train = tiny_split(16, 21);
   data::MultimodalSplit valid = tiny_split(8, 22);
