@@ -326,9 +326,11 @@ MfmRatios mfm_dependency_ratios(const MFMConfig& config, const data::Batch& batc
     const std::string& name = config.modality_names[i];
     const Tensor& xh = out.reconstructions[i];
     const Tensor mask = batch_mask(batch, name).to(xh.device()).to(xh.dtype());
-    const Tensor xbar = masked_time_mean(xh, mask);
-    const Tensor& fa = config.variant == MfmVariant::A ? out.f_a[0] : out.f_a[i];
-    r.dep_y.push_back(losses::normalized_hsic(out.f_y, xbar, sigma, sigma).item());
+    // float64: nearly equal rows must not round to a Gram matrix of exact ones (0 / 0)
+    const Tensor xbar = masked_time_mean(xh, mask).to(DType::f64);
+    const Tensor fa = (config.variant == MfmVariant::A ? out.f_a[0] : out.f_a[i]).to(DType::f64);
+    const Tensor fy = out.f_y.to(DType::f64);
+    r.dep_y.push_back(losses::normalized_hsic(fy, xbar, sigma, sigma).item());
     r.dep_a.push_back(losses::normalized_hsic(fa, xbar, sigma, sigma).item());
     r.ratio.push_back(r.dep_y.back() / r.dep_a.back());
   }
