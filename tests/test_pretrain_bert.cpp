@@ -177,7 +177,7 @@ TEST_CASE("pretrain_bert: MLM masking statistics (15%, 80/10/10, specials never 
   CHECK(h::mlm_mask({2, 7, 3}, {0, 1, 0}, mask_id, pool, g2).positions == std::vector<std::int64_t>{1});
 }
 
-TEST_CASE("pretrain_bert: a tiny run learns; its folder loads in models::load_bert and in a pure-PyTorch BERT") {
+TEST_CASE("pretrain_bert: a tiny run learns, and its folder loads in models::load_bert and in a pure-PyTorch BERT") {
   testing::ScratchDir dir("pretrain-bert");
   write_tiny_sources(dir, 40);
   std::ostringstream log;
