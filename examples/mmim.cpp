@@ -123,7 +123,8 @@ std::string trace_svg(const std::vector<std::map<std::string, double>>& steps, s
 const std::vector<std::pair<std::string, std::string>> kAblations = {
     {"no-ba-tv", "BA bound text->visual"}, {"no-ba-ta", "BA bound text->acoustic"}, {"no-ba", "both BA bounds"},
     {"no-cpc-t", "CPC z->text"},           {"no-cpc-a", "CPC z->acoustic"},         {"no-cpc-v", "CPC z->visual"},
-    {"no-cpc", "all CPC terms"},           {"no-memory", "the GMM history memory (--memory 0)"}};
+    {"no-cpc", "all CPC terms"},           {"no-memory", "the GMM history memory (--memory 0)"},
+    {"single-gaussian", "the GMM (one Gaussian over all rows)"}};
 
 void apply_ablation(const std::string& a, fg::models::MmimConfig& c) {
   if (a == "no-ba-tv" || a == "no-ba") c.use_ba_tv = false;
@@ -132,6 +133,7 @@ void apply_ablation(const std::string& a, fg::models::MmimConfig& c) {
   if (a == "no-cpc-a" || a == "no-cpc") c.use_cpc_a = false;
   if (a == "no-cpc-v" || a == "no-cpc") c.use_cpc_v = false;
   if (a == "no-memory") c.memory_batches = 0;
+  if (a == "single-gaussian") c.single_gaussian = true;
 }
 
 void add_flags(CLI::App& app, Options& o) {

@@ -111,6 +111,12 @@ Tensor Mmim::log_likelihood(const Tensor& h_t, const Tensor& h_a, const Tensor& 
 
 std::pair<Tensor, Tensor> Mmim::split_rows(const Tensor& proj, const Tensor& labels) const {
   const Tensor lab = reshape(labels, {labels.numel()}).to(DType::f64);
+  if (config_.single_gaussian) {  // every row twice, once per class (see mmim.h)
+    const std::int64_t n = lab.numel();
+    std::vector<double> two(static_cast<std::size_t>(2 * n), 1.0);
+    for (std::int64_t i = n; i < 2 * n; ++i) two[static_cast<std::size_t>(i)] = -1.0;
+    return {concat({proj, proj}, 0), from_vector(two, {2 * n}, TensorOptions{DType::f64, lab.device()})};
+  }
   if (!config_.drop_zero_labels) return {proj, lab};
   std::vector<std::int64_t> keep;
   const auto lv = lab.to_vector<double>();

@@ -62,6 +62,11 @@ struct MmimConfig {
   // lld (stage 1 and 2) nor its H; a removed CPC term is 0. --memory 0 is "w/o history".
   bool use_ba_tv = true, use_ba_ta = true;
   bool use_cpc_t = true, use_cpc_a = true, use_cpc_v = true;
+  // Table 4's "single Gaussian": H = 1/2 log det Sigma of all rows (batch + memory) regardless
+  // of polarity (+ k/2 (1 + log 2 pi) with the paper's lld). Computed through GmmEntropy on the
+  // rows duplicated, one copy in each class: both covariances are then Sigma_all, and
+  // 1/4 (log det + log det) = 1/2 log det Sigma_all, with the same constant.
+  bool single_gaussian = false;
   void validate() const;            // throws naming the field
 };
 

@@ -406,3 +406,21 @@ TEST_CASE("mmim: trains through the harness fit(), whose checkpoint holds both e
   REQUIRE(f.tensors.count("model/mmim_task_steps"));
   CHECK(f.tensors.at("model/mmim_task_steps").item() == 4.0);
 }
+
+TEST_CASE("mmim: the single-Gaussian ablation's H is 1/2 log det of all rows' covariance (+ the constant)") {
+  models::MmimConfig c;
+  c.single_gaussian = true;
+  Tiny u = tiny_model(12, c);  // encoder_out 4: k = 1
+  const data::MultimodalSplit s = tiny_split(10);
+  const data::Batch b = all_rows(s);
+  auto out = u.model->forward(b);
+  const models::MmimTerms terms = u.model->terms(b, out);
+  const Tensor p = tanh(u.model->entropy_prj_v->forward(out.encodings[2]));
+  const double k = static_cast<double>(p.size(1));
+  const double want = 0.5 * logdet_spd(losses::covariance(p), 1e-6).item() + 0.5 * k * (1.0 + std::log(2 * M_PI));
+  CHECK(terms.h_v.item() == doctest::Approx(want).epsilon(1e-10));
+  CHECK(terms.h_skipped == 0);
+  // and its gradient reaches the encodings
+  terms.h_v.backward();
+  CHECK(u.model->visual_out->weight.grad().defined());
+}
