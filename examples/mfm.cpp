@@ -88,7 +88,8 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--memory", o.memory, "MFN's memory size in MFM")->check(fg::cli::int_range(1, 100000))->capture_default_str();
   app.add_flag("--interpret", o.interpret,
                "After training, the dependency ratios r_i = nHSIC(F_y, X^_i) / nHSIC(F_a_i, X^_i) of every trained "
-               "MFM (full) on the test split, mean +- std over seeds (section 3.4)");
+               "MFM (full) on the test split, mean +- std over seeds, and eq. 7's gradient flow of the first 4 test "
+               "utterances in the JSON (section 3.4)");
   app.add_option("--hsic-sigma", o.hsic_sigma, "RBF bandwidth of --interpret (supplement F: 1.0; 0: median heuristic)")
       ->check(fg::cli::finite_range(0.0, 1e6))
       ->capture_default_str();
@@ -176,8 +177,23 @@ std::string interpret(const Options& o, const fg::harness::Report& rep,
     const auto r = fg::models::mfm_dependency_ratios(m.config(), batch, out, o.hsic_sigma);
     for (std::size_t i = 0; i < names.size(); ++i)
       ry[i].push_back(r.dep_y[i]), ra[i].push_back(r.dep_a[i]), rr[i].push_back(r.ratio[i]);
+    // eq. 7 on the first few test utterances: per modality, the per-step squared Frobenius
+    // norm of d x^_i^t / d f_y over each utterance's valid steps
+    const auto flows = fg::models::mfm_gradient_flow(m, out, batch.features[0].size(1));
+    const auto lengths = batch.lengths.defined() ? batch.lengths.to_vector<std::int64_t>() : std::vector<std::int64_t>{};
+    nlohmann::json flow_json = nlohmann::json::object();
+    for (std::size_t i = 0; i < names.size() && i < flows.size(); ++i) {
+      const auto v = flows[i].to_vector<double>();
+      const std::int64_t T = flows[i].size(1);
+      nlohmann::json utts = nlohmann::json::array();
+      for (std::int64_t u = 0; u < std::min<std::int64_t>(4, batch.size()); ++u) {
+        const std::int64_t L = lengths.empty() ? T : lengths[static_cast<std::size_t>(u)];
+        utts.push_back(std::vector<double>(v.begin() + u * T, v.begin() + u * T + L));
+      }
+      flow_json[names[i]] = utts;
+    }
     per_run.push_back({{"run", mfm_runs[k]->spec.name}, {"seed", mfm_runs[k]->seed}, {"nhsic_fy", r.dep_y},
-                       {"nhsic_fa", r.dep_a}, {"ratio", r.ratio}});
+                       {"nhsic_fa", r.dep_a}, {"ratio", r.ratio}, {"gradient_flow_first_4_test_utterances", flow_json}});
   }
   if (per_run.empty()) return "mfm --interpret: no full MFM was trained (use --variant full or --ablation)\n";
   auto ms = [](const std::vector<double>& v) {

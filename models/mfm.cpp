@@ -5,6 +5,7 @@
 #include <cctype>
 #include <numeric>
 
+#include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "losses/hsic.h"
@@ -225,17 +226,23 @@ MFMOutput MFM::forward_all(const data::Batch& batch) {
       case MfmVariant::B: init = o.f_a[i]; break;
       default: init = o.f_y; break;
     }
-    const std::int64_t T = xs[i].size(1);
-    std::vector<Tensor> hs;
-    Tensor h, c, in = init;
-    for (std::int64_t t = 0; t < T; ++t) {
-      const LSTMCellOutput s = decoders[i]->forward(in, h, c);
-      h = s.h, c = s.c, in = s.h;
-      hs.push_back(s.h);
-    }
-    o.reconstructions.push_back(decoder_out[i]->forward(stack(hs, 1)));  // [B, T, D_i]
+    o.reconstructions.push_back(decode(i, init, xs[i].size(1)));  // [B, T, D_i]
   }
   return o;
+}
+
+Tensor MFM::decode(std::size_t i, const Tensor& init, std::int64_t T) const {
+  FG_CHECK(i < decoders.size(), "MFM::decode: no decoder {} (variant {} has {})", i, mfm_variant_name(config_.variant),
+           decoders.size());
+  FG_CHECK(T > 0, "MFM::decode: T must be positive, got {}", T);
+  std::vector<Tensor> hs;
+  Tensor h, c, in = init;
+  for (std::int64_t t = 0; t < T; ++t) {
+    const LSTMCellOutput s = decoders[i]->forward(in, h, c);
+    h = s.h, c = s.c, in = s.h;
+    hs.push_back(s.h);
+  }
+  return decoder_out[i]->forward(stack(hs, 1));
 }
 
 SentimentOutput MFM::forward(const data::Batch& batch) {
@@ -335,6 +342,57 @@ MfmRatios mfm_dependency_ratios(const MFMConfig& config, const data::Batch& batc
     r.ratio.push_back(r.dep_y.back() / r.dep_a.back());
   }
   return r;
+}
+
+std::vector<Tensor> mfm_gradient_flow(const MFM& model, const MFMOutput& out, std::int64_t T) {
+  const MFMConfig& config = model.config();
+  FG_CHECK(config.variant == MfmVariant::Full || config.variant == MfmVariant::A,
+           "MFM gradient flow needs F_y feeding decoders with generative factors: variant full or A, got {}",
+           mfm_variant_name(config.variant));
+  FG_CHECK(out.f_y.defined() && !out.f_a.empty(), "MFM gradient flow: `out` must come from forward_all of the same model");
+  NoGradGuard ng;
+  const TensorOptions f64{DType::f64, out.f_y.device(), false};
+  const Tensor f_y = out.f_y.to(DType::f64);
+  const std::int64_t B = f_y.size(0), fy = f_y.size(1);
+  std::vector<Tensor> flows;
+  for (std::size_t i = 0; i < model.decoders.size(); ++i) {
+    const nn::LSTMCell& cell = *model.decoders[i];
+    const Tensor w_ih = cell.weight_ih.to(DType::f64), w_hh = cell.weight_hh.to(DType::f64);
+    const Tensor b = (cell.bias_ih + cell.bias_hh).to(DType::f64);
+    const Tensor w_out = model.decoder_out[i]->weight.to(DType::f64);  // the bias has no tangent
+    const Tensor fa = (config.variant == MfmVariant::A ? out.f_a[0] : out.f_a[i]).to(DType::f64);
+    const Tensor init = concat({f_y, fa}, 1);
+    const std::int64_t H = cell.hidden_size, W = init.size(1);
+    std::vector<Tensor> per_step(static_cast<std::size_t>(T));
+    for (std::int64_t k = 0; k < fy; ++k) {
+      std::vector<double> e(static_cast<std::size_t>(B * W), 0.0);
+      for (std::int64_t r = 0; r < B; ++r) e[static_cast<std::size_t>(r * W + k)] = 1.0;
+      Tensor x = init, dx = from_vector(e, {B, W}, f64);
+      Tensor h = zeros({B, H}, f64), c = zeros({B, H}, f64), dh = zeros({B, H}, f64), dc = zeros({B, H}, f64);
+      for (std::int64_t t = 0; t < T; ++t) {
+        const Tensor gates = linear(x, w_ih, b) + linear(h, w_hh);
+        const Tensor dgates = linear(dx, w_ih) + linear(dh, w_hh);
+        // PyTorch's gate order: input, forget, cell (g), output
+        const Tensor ig = sigmoid(slice(gates, 1, 0, H)), fg_ = sigmoid(slice(gates, 1, H, H));
+        const Tensor gg = tanh(slice(gates, 1, 2 * H, H)), og = sigmoid(slice(gates, 1, 3 * H, H));
+        const Tensor di = ig * (1.0 - ig) * slice(dgates, 1, 0, H), df = fg_ * (1.0 - fg_) * slice(dgates, 1, H, H);
+        const Tensor dg = (1.0 - gg * gg) * slice(dgates, 1, 2 * H, H), d_o = og * (1.0 - og) * slice(dgates, 1, 3 * H, H);
+        const Tensor c_new = fg_ * c + ig * gg;
+        const Tensor dc_new = df * c + fg_ * dc + di * gg + ig * dg;
+        const Tensor tc = tanh(c_new);
+        const Tensor h_new = og * tc;
+        const Tensor dh_new = d_o * tc + og * (1.0 - tc * tc) * dc_new;
+        const Tensor dxh = linear(dh_new, w_out);  // [B, D_i]: column k of d x^_t / d f_y
+        const Tensor sq = sum(dxh * dxh, 1, /*keepdim=*/true);  // [B, 1]
+        per_step[static_cast<std::size_t>(t)] = per_step[static_cast<std::size_t>(t)].defined()
+                                                    ? per_step[static_cast<std::size_t>(t)] + sq
+                                                    : sq;
+        x = h_new, dx = dh_new, h = h_new, c = c_new, dh = dh_new, dc = dc_new;
+      }
+    }
+    flows.push_back(concat(per_step, 1));  // [B, T]
+  }
+  return flows;
 }
 
 }  // namespace fg::models

@@ -113,6 +113,8 @@ class MFM : public SentimentModel {
   // Everything the objective needs (decoders run only for generative variants).
   MFMOutput forward_all(const data::Batch& batch);
   const MFMConfig& config() const { return config_; }
+  // Decoder F_i: init [B, decoder_width(i)] fed at step 0, its own h after -> X^_i [B, T, D_i].
+  Tensor decode(std::size_t i, const Tensor& init, std::int64_t T) const;
 
   std::shared_ptr<MFN> mfn, mfn_a;
   std::vector<std::shared_ptr<nn::LSTM>> encoders;
@@ -152,6 +154,13 @@ struct MfmRatios {
 };
 MfmRatios mfm_dependency_ratios(const MFMConfig& config, const data::Batch& batch, const MFMOutput& out,
                                 double sigma = 1.0);
+
+// Gradient-based interpretation (eq. 7), for the full model and M_A: per modality i, the
+// per-step squared Frobenius norm ||d x^_i^t / d f_y||_F^2, [B, T] (f_y of each utterance
+// affects only its own row). Exact: forward-mode tangents pushed by hand through the decoder's
+// LSTMCell and output Linear (one tangent per coordinate of f_y, all utterances at once), so
+// d(F_y) passes of T cell steps each, no reverse passes; float64, no autograd graph.
+std::vector<Tensor> mfm_gradient_flow(const MFM& model, const MFMOutput& out, std::int64_t T);
 
 // Masked reconstruction MSE: x, x_hat [B, T, D], weight [B, T] (1 = the step counts) ->
 // sum weight * (x - x_hat)^2 / (D * max(sum weight, 1)).

@@ -15,7 +15,9 @@
 #include "losses/hsic.h"
 #include "losses/mmd.h"
 #include "models/mfm.h"
+#include "engine/autograd.h"
 #include "support/gradcheck.h"
+#include "support/reference.h"
 #include "test_zoo_support.h"
 
 using namespace fg;
@@ -284,4 +286,42 @@ TEST_CASE("MFM dependency ratios: nHSIC of F_y and F_a against the time-averaged
   }
   CHECK_THROWS_WITH(models::mfm_dependency_ratios(tiny_config(models::MfmVariant::E), b, o),
                     doctest::Contains("variant full or A"));
+}
+
+TEST_CASE("MFM gradient flow (eq. 7): exact forward-mode values against central finite differences") {
+  for (auto v : {models::MfmVariant::Full, models::MfmVariant::A}) {
+    CAPTURE(models::mfm_variant_name(v));
+    models::MFMConfig c = tiny_config(v);
+    Generator gen(11);
+    models::MFM m(c, gen, TensorOptions{DType::f64});
+    m.eval();
+    const data::Batch b = tiny_batch(60);
+    const std::int64_t T = 4;
+    const models::MFMOutput o = m.forward_all(b);
+    const std::vector<Tensor> flow = models::mfm_gradient_flow(m, o, T);
+    REQUIRE(flow.size() == 3);
+    NoGradGuard ng;
+    const double eps = 1e-6;
+    for (std::size_t i = 0; i < 3; ++i) {
+      CAPTURE(i);
+      const Tensor fa = v == models::MfmVariant::A ? o.f_a[0] : o.f_a[i];
+      Tensor fd;
+      for (std::int64_t k = 0; k < c.fy_size; ++k) {
+        std::vector<double> e(static_cast<std::size_t>(5 * c.fy_size), 0.0);
+        for (std::int64_t r = 0; r < 5; ++r) e[static_cast<std::size_t>(r * c.fy_size + k)] = eps;
+        const Tensor de = from_vector(e, {5, c.fy_size}, f64_opts());
+        const Tensor xp = m.decode(i, concat({o.f_y + de, fa}, 1), T);
+        const Tensor xm = m.decode(i, concat({o.f_y - de, fa}, 1), T);
+        const Tensor col = (xp - xm) / (2 * eps);
+        const Tensor sq = sum(col * col, 2);  // [B, T]
+        fd = fd.defined() ? fd + sq : sq;
+      }
+      REQUIRE(flow[i].shape() == fd.shape());
+      CHECK(sum(abs(flow[i])).item() > 0);
+      CHECK(testing::relative_error(flow[i], fd) < 1e-6);
+    }
+  }
+  Generator gen(1);
+  models::MFM e(tiny_config(models::MfmVariant::C), gen, TensorOptions{DType::f64});
+  CHECK_THROWS_WITH(models::mfm_gradient_flow(e, e.forward_all(tiny_batch(61)), 4), doctest::Contains("variant full or A"));
 }
