@@ -5,6 +5,7 @@
 //
 //   mdm --quick                                   # one model, two losses, 2 seeds (minutes on 2 cores)
 //   mdm --models tfn,lmf --losses null,kl,f,w --seeds 0,1,2,3,4 --out mdm.json
+//   mdm --models mag_bert --corpus reviews --figures figs   # MAG-BERT on the reviews corpus, pictures
 //   mdm --help                                    # every flag
 //
 // Per (model, loss, seed): for every lr of --lrs (the paper's grid by default) a fresh model
