@@ -26,11 +26,7 @@ using namespace fg::models;
 
 namespace {
 
-const Tensor& fixture_tensor(const SafetensorsFile& f, const std::string& name) {
-  auto it = f.tensors.find(name);
-  if (it == f.tensors.end()) FAIL("fixture tensor " << name << " is missing");
-  return it->second;
-}
+using testing::fixture_tensor;
 
 // The split data of a fixture case: word arrays and the sufficient statistics of x (as
 // mmb_prepare computes them from rescaled features).

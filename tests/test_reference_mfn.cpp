@@ -19,11 +19,7 @@ using namespace fg;
 
 namespace {
 
-const Tensor& fixture_tensor(const SafetensorsFile& f, const std::string& name) {
-  auto it = f.tensors.find(name);
-  if (it == f.tensors.end()) FAIL("fixture tensor " << name << " is missing");
-  return it->second;
-}
+using testing::fixture_tensor;
 
 models::MFNConfig config_from(const nlohmann::json& p) {
   models::MFNConfig c;

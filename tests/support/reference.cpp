@@ -113,4 +113,10 @@ void check_reference_coverage(const std::string& family) {
   }
 }
 
+const Tensor& fixture_tensor(const SafetensorsFile& f, const std::string& name) {
+  auto it = f.tensors.find(name);
+  if (it == f.tensors.end()) FAIL("fixture tensor " << name << " is missing");
+  return it->second;
+}
+
 }  // namespace fg::testing

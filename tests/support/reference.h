@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/ops.h"
+#include "engine/serialize/safetensors.h"
 
 namespace fg::testing {
 
@@ -28,6 +29,9 @@ void check_reference_coverage(const std::string& family);
 
 // Relative L2 error ||a - b|| / ||b|| (||a|| when b is all zeros).
 double relative_error(const Tensor& a, const Tensor& b);
+
+// Tensor `name` of a fixture file; the test fails naming it when it is missing.
+const Tensor& fixture_tensor(const SafetensorsFile& f, const std::string& name);
 
 }  // namespace fg::testing
 
