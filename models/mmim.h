@@ -1,6 +1,6 @@
 // models/mmim.h: MMIM (paper 003, Han et al. 2021, "Improving Multimodal Fusion with
 // Hierarchical Mutual Information Maximization"), sections 3.3-3.6, with the authors' code's
-// layout (../shared/notes/reference-facts.md). The MI estimators themselves live in
+// layout (docs/mmim.md lists where the two differ). The MI estimators themselves live in
 // losses/mmim.h (GaussianPredictor, GmmEntropy, CpcLoss) and are reused here.
 //
 //   text      h_t = BERT(text_bert ids, mask, segments).last_hidden_state[:, 0]   [B, H_bert]
