@@ -82,13 +82,7 @@ data::SyntheticConfig tiny_words(std::uint64_t seed = 3) {
 }  // namespace
 
 TEST_CASE("mmb vs PyTorch: the end-to-end loss and every gradient; eq. 43 vs numpy") {
-#if !FG_HAVE_TORCH
-  FAIL("PyTorch reference fixtures are missing: " FG_PYTHON " could not import torch when this build was "
-       "configured. Install python3-torch and python3-numpy (tools/setup.sh) and re-run cmake.");
-#endif
-  const std::string path = std::string(FG_REFERENCE_DIR) + "/mmb.safetensors";
-  REQUIRE_MESSAGE(std::filesystem::exists(path), "missing fixture " << path << " (tests/reference/ref_mmb.py)");
-  const SafetensorsFile f = load_safetensors(path);
+  const SafetensorsFile f = testing::load_fixture("mmb");
   const auto cases = nlohmann::json::parse(f.metadata.at("cases"));
   const std::vector<std::int64_t> dims = {6, 2, 3};
   int losses = 0, closed = 0;

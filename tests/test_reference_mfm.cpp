@@ -51,13 +51,7 @@ models::MFMConfig config_from(const nlohmann::json& p) {
 }  // namespace
 
 TEST_CASE("reference vs PyTorch [mfm]: eq. 4's terms and every gradient, MFM and M_A..M_E, both MMD placements") {
-#if !FG_HAVE_TORCH
-  FAIL("PyTorch reference fixtures are missing: " FG_PYTHON " could not import torch when this build was "
-       "configured. Install python3-torch and python3-numpy (tools/setup.sh) and re-run cmake.");
-#endif
-  const std::string path = std::string(FG_REFERENCE_DIR) + "/mfm.safetensors";
-  REQUIRE_MESSAGE(std::filesystem::exists(path), "missing fixture " << path << " (tests/reference/ref_mfm.py)");
-  const SafetensorsFile f = load_safetensors(path);
+  const SafetensorsFile f = testing::load_fixture("mfm");
   const auto cases = nlohmann::json::parse(f.metadata.at("cases"));
   int ran = 0;
   for (const auto& c : cases) {

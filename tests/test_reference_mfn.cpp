@@ -45,13 +45,7 @@ models::MFNConfig config_from(const nlohmann::json& p) {
 }  // namespace
 
 TEST_CASE("reference vs PyTorch [mfn]: output and gradients of every input and parameter") {
-#if !FG_HAVE_TORCH
-  FAIL("PyTorch reference fixtures are missing: " FG_PYTHON " could not import torch when this build was "
-       "configured. Install python3-torch and python3-numpy (tools/setup.sh) and re-run cmake.");
-#endif
-  const std::string path = std::string(FG_REFERENCE_DIR) + "/mfn.safetensors";
-  REQUIRE_MESSAGE(std::filesystem::exists(path), "missing fixture " << path << " (tests/reference/ref_mfn.py)");
-  const SafetensorsFile f = load_safetensors(path);
+  const SafetensorsFile f = testing::load_fixture("mfn");
   const auto cases = nlohmann::json::parse(f.metadata.at("cases"));
   int ran = 0;
   for (const auto& c : cases) {

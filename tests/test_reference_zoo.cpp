@@ -27,13 +27,7 @@ using testing::fixture_tensor;
 }  // namespace
 
 TEST_CASE("reference vs PyTorch [zoo]: ef_lstm, tfn, lmf, mfn, late_fusion: output, z and every gradient") {
-#if !FG_HAVE_TORCH
-  FAIL("PyTorch reference fixtures are missing: " FG_PYTHON " could not import torch when this build was "
-       "configured. Install python3-torch and python3-numpy (tools/setup.sh) and re-run cmake.");
-#endif
-  const std::string path = std::string(FG_REFERENCE_DIR) + "/zoo.safetensors";
-  REQUIRE_MESSAGE(std::filesystem::exists(path), "missing fixture " << path << " (tests/reference/ref_zoo.py)");
-  const SafetensorsFile f = load_safetensors(path);
+  const SafetensorsFile f = testing::load_fixture("zoo");
   const auto cases = nlohmann::json::parse(f.metadata.at("cases"));
   std::map<std::string, std::pair<double, double>> worst;  // model -> (output, gradient) max relative error
   int ran = 0;

@@ -113,6 +113,17 @@ void check_reference_coverage(const std::string& family) {
   }
 }
 
+SafetensorsFile load_fixture(const std::string& family) {
+#if !FG_HAVE_TORCH
+  FAIL("PyTorch reference fixtures are missing: " FG_PYTHON " could not import torch when this build was "
+       "configured. Install python3-torch and python3-numpy (tools/setup.sh) and re-run cmake.");
+#endif
+  const std::string path = std::string(FG_REFERENCE_DIR) + "/" + family + ".safetensors";
+  REQUIRE_MESSAGE(std::filesystem::exists(path),
+                  "missing fixture " << path << " (tests/reference/ref_" << family << ".py)");
+  return load_safetensors(path);
+}
+
 const Tensor& fixture_tensor(const SafetensorsFile& f, const std::string& name) {
   auto it = f.tensors.find(name);
   if (it == f.tensors.end()) FAIL("fixture tensor " << name << " is missing");

@@ -30,6 +30,10 @@ void check_reference_coverage(const std::string& family);
 // Relative L2 error ||a - b|| / ||b|| (||a|| when b is all zeros).
 double relative_error(const Tensor& a, const Tensor& b);
 
+// <build>/reference/<family>.safetensors, written by tests/reference/ref_<family>.py; the test
+// fails (never skips) when PyTorch was missing at configure time or the file is absent.
+SafetensorsFile load_fixture(const std::string& family);
+
 // Tensor `name` of a fixture file; the test fails naming it when it is missing.
 const Tensor& fixture_tensor(const SafetensorsFile& f, const std::string& name);
 
