@@ -402,9 +402,7 @@ dim3 tiles_grid(const AttentionDims& d, std::int64_t len) {
 // dynamic request must fit in what the opt-in limit leaves beside them.
 template <class Kernel>
 void allow_smem(Kernel kernel, std::size_t bytes, const char* name) {
-  int optin = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, ::fg::cuda::current_device()));
-  const std::size_t limit = launch::dynamic_smem_limit(static_cast<std::size_t>(optin),
+  const std::size_t limit = launch::dynamic_smem_limit(cuda_detail::smem_optin_bytes(),
                                                        cuda_detail::static_smem_bytes(reinterpret_cast<const void*>(kernel)));
   FG_CUDA_REQUIRE(bytes <= limit, std::string(name) + ": needs " + std::to_string(bytes) +
                                       " bytes of dynamic shared memory, this device leaves " + std::to_string(limit) +

@@ -78,6 +78,21 @@ inline std::size_t static_smem_bytes(const void* kernel) {
   return attr.sharedSizeBytes;
 }
 
+// The device's per-block shared-memory limit with opt-in
+// (cudaDevAttrMaxSharedMemoryPerBlockOptin: 227 KiB on sm_90), cached per device.
+inline std::size_t smem_optin_bytes() {
+  static std::mutex mu;
+  static std::map<int, std::size_t> cache;
+  const int device = ::fg::cuda::current_device();
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(device);
+  if (it != cache.end()) return it->second;
+  int v = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  cache[device] = static_cast<std::size_t>(v);
+  return cache[device];
+}
+
 inline bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
 
 inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }

@@ -81,6 +81,7 @@
 
 #include "engine/cuda/check.h"
 #include "engine/cuda/runtime.h"
+#include "kernels/cuda/common.cuh"
 #include "kernels/cuda/launch_limits.h"
 #include "kernels/cuda/lstm_persistent.cuh"
 
@@ -514,19 +515,6 @@ BackwardKernel backward_kernel(int H, int rows) {
   }
 }
 
-// Per-block shared-memory limit (opt-in) of the current device, cached per device.
-int smem_optin_bytes() {
-  static std::mutex mu;
-  static std::map<int, int> cache;
-  const int device = ::fg::cuda::current_device();
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(device);
-  if (it != cache.end()) return it->second;
-  int v = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  cache[device] = v;
-  return v;
-}
 
 // Probes one configuration on the current device, cached per device, kernel and shape:
 // the kernel's static shared memory and local memory (cudaFuncGetAttributes), then raises
@@ -551,7 +539,7 @@ launch::PersistentOption probe(Kernel kernel, int rows, int threads, std::size_t
   if (cudaFuncGetAttributes(&attr, kernel) == cudaSuccess) {
     o.static_bytes = attr.sharedSizeBytes;
     o.spills = attr.localSizeBytes > 0;
-    const std::size_t optin = static_cast<std::size_t>(smem_optin_bytes());
+    const std::size_t optin = static_cast<std::size_t>(cuda_detail::smem_optin_bytes());
     const std::size_t limit = launch::dynamic_smem_limit(optin, o.static_bytes);
     int n = 0;
     if (dynamic_bytes <= limit &&
@@ -599,7 +587,7 @@ Plan<Kernel> choose_plan(int H, std::int64_t B, int forced, Kernel (*kernel_for)
     options.push_back(probe(kernel_for(H, rows), rows, threads, smem_for(H, rows)));
   }
   const launch::PersistentChoice c = launch::choose_persistent_rows(
-      options, static_cast<std::size_t>(smem_optin_bytes()), ::fg::cuda::sm_count(), B, forced);
+      options, static_cast<std::size_t>(cuda_detail::smem_optin_bytes()), ::fg::cuda::sm_count(), B, forced);
   Plan<Kernel> plan;
   plan.why = c.why;
   if (c.rows == 0) return plan;
@@ -643,7 +631,7 @@ bool persistent_supported(std::int64_t hidden) {
   if (hidden < 1 || hidden > kMaxPersistentHidden) return false;
   const int H = static_cast<int>(hidden);
   const int threads = 4 * padded_hidden(H);
-  const std::size_t optin = static_cast<std::size_t>(smem_optin_bytes());
+  const std::size_t optin = static_cast<std::size_t>(cuda_detail::smem_optin_bytes());
   const auto f = probe(forward_kernel(H, 1), 1, threads, forward_smem_bytes(H, 1));
   const auto b = probe(backward_kernel(H, 1), 1, threads, backward_smem_bytes(H, 1));
   if (launch::persistent_option_fits(f, optin) && launch::persistent_option_fits(b, optin)) return true;
