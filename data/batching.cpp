@@ -171,6 +171,28 @@ Batch BatchLoader::batch(std::int64_t i) const {
   return gather_batch(split_, batch_rows(i), options_.trim_padding, options_.device);
 }
 
+MultimodalSplit random_subset(const MultimodalSplit& s, std::int64_t n, std::uint64_t seed) {
+  if (n <= 0 || n >= s.size()) return s;
+  auto order = epoch_order(s.size(), true, seed, 0);
+  order.resize(static_cast<std::size_t>(n));
+  std::sort(order.begin(), order.end());
+  const Tensor idx = from_vector(order, {n}, TensorOptions{DType::i64, Device::cpu()});
+  auto pick = [&](const Tensor& t) { return t.defined() ? index_select(t, 0, idx) : t; };
+  MultimodalSplit r = s;
+  for (auto& f : r.features) f = pick(f);
+  r.lengths = pick(s.lengths), r.mask = pick(s.mask), r.labels = pick(s.labels), r.present = pick(s.present);
+  for (auto& t : r.modality_lengths) t = pick(t);
+  for (auto& t : r.modality_masks) t = pick(t);
+  auto pick_str = [&](const std::vector<std::string>& v) {
+    std::vector<std::string> out;
+    if (v.empty()) return out;
+    for (std::int64_t i : order) out.push_back(v[static_cast<std::size_t>(i)]);
+    return out;
+  };
+  r.ids = pick_str(s.ids), r.raw_text = pick_str(s.raw_text);
+  return r;
+}
+
 void zero_modalities(Batch& batch, const std::vector<std::string>& names) {
   for (const std::string& name : names) {
     const Tensor& f = batch.modality(name);  // throws on an unknown name

@@ -118,6 +118,11 @@ class BatchLoader {
   std::vector<std::int64_t> row_length_;  // for bucketing
 };
 
+// A random subset of n rows of a split (rows kept in their order; every per-row field, the
+// strings included, follows its row); the whole split when n <= 0 or n >= N. The rows are
+// epoch_order(N, true, seed, 0)'s first n.
+MultimodalSplit random_subset(const MultimodalSplit& split, std::int64_t n, std::uint64_t seed);
+
 // Replaces the features of each named modality by zeros (a missing modality). Throws
 // naming an unknown modality and the known ones.
 void zero_modalities(Batch& batch, const std::vector<std::string>& names);

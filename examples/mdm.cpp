@@ -72,6 +72,8 @@ struct Options : fg::harness::HarnessOptions {
   double bert_lr = 1e-4;  // MAG-BERT: BERT's own learning rate (--lrs then applies to MAG and the head)
   std::int64_t max_pieces = 64;  // MAG-BERT: word pieces per utterance, [CLS]/[SEP] included
   std::string figures;           // "" = none; else a folder for the SVG pictures (Figure 2's analogue)
+  std::int64_t limit_train = 0, limit_valid = 0, limit_test = 0;  // random subsets of a loaded corpus (0 = all)
+  int interpret = 0;  // Table 3: the N highest- and N lowest-scoring test utterances per critic run
 };
 
 const std::vector<std::string> kPaperModels = {"ef_lstm", "tfn", "lmf", "mfn"};
@@ -118,6 +120,24 @@ void add_flags(CLI::App& app, Options& opt) {
   app.add_option("--figures", opt.figures,
                  "Folder for the pictures: modality_drop_<model>.svg per model (Figure 2's analogue: Acc2_corrupt / "
                  "Acc2 per loss, text absent, keeping A, V, A+V); created if missing. Figure 1 is examples/estimators");
+  app.add_option("--limit-train", opt.limit_train,
+                 "A loaded corpus (--corpus reviews, --data): train on a random subset of this many rows (0 = all; the "
+                 "synthetic corpus has --train-size)")
+      ->check(fg::cli::int_range(0, 10'000'000))
+      ->capture_default_str();
+  app.add_option("--limit-valid", opt.limit_valid, "... valid rows (0 = all)")
+      ->check(fg::cli::int_range(0, 10'000'000))
+      ->capture_default_str();
+  app.add_option("--limit-test", opt.limit_test, "... test rows (0 = all)")
+      ->check(fg::cli::int_range(0, 10'000'000))
+      ->capture_default_str();
+  app.add_option("--interpret", opt.interpret,
+                 "Table 3: after each run with a critic, the N highest- and N lowest-scoring test utterances under "
+                 "T_theta with their text (raw_text), label, the prediction from all modalities and from each one "
+                 "alone, acoustic summaries (reviews corpus) and the generator's truth (synthetic corpus); printed "
+                 "for each model and loss's first seed, all in --out")
+      ->check(fg::cli::int_range(0, 1000))
+      ->capture_default_str();
   app.add_flag("--quick", opt.quick,
                "A short run: --models lmf --losses null,w --seeds 0,1 --lrs 0.002 --epochs 4 and a 400/150/300 "
                "corpus, for each of these flags not given");
@@ -160,6 +180,11 @@ void validate(const Options& opt) {
     }
   }
   if (opt.losses.empty() || opt.models.empty()) throw fg::cli::UsageError("--models and --losses: give at least one each");
+  const bool loaded = !opt.data.empty() || opt.corpus != "synthetic";
+  if (!loaded && (opt.limit_train > 0 || opt.limit_valid > 0 || opt.limit_test > 0))
+    throw fg::cli::UsageError(
+        "--limit-train/--limit-valid/--limit-test: for a loaded corpus (--corpus reviews or --data); the synthetic "
+        "corpus's sizes are --train-size, --valid-size, --test-size");
   if (opt.optimizer != "adamw")
     std::cerr << "mdm: note: --optimizer " << opt.optimizer << " (the paper uses AdamW)\n";
 }
@@ -174,6 +199,7 @@ struct Cell {
   RegressionMetrics test;
   std::map<std::string, RegressionMetrics> dropped;  // "A", "V", "A+V" (text absent)
   double auc = NAN, score_agree = NAN, score_disagree = NAN;  // critic vs truth (synthetic)
+  nlohmann::json interpretation = nlohmann::json::array();   // --interpret: Table 3's rows
   fg::harness::RunResult run;
 };
 
@@ -202,9 +228,94 @@ double roc_auc(const std::vector<double>& score, const std::vector<int>& positiv
   return r.u1 / (static_cast<double>(pos.size()) * static_cast<double>(neg.size()));
 }
 
+// Acoustic summary of one utterance of the word-aligned reviews corpus: its per-word features
+// are data/reviews_build.h's kWordFeatureNames (26; columns 0 duration_s, 1 f0_mean_hz,
+// 3 f0_min_hz, 4 f0_max_hz, 7 energy_db_mean). The voice's rate, pitch range and volume rise
+// with the latent intensity, its pitch with the polarity (docs/reviews-corpus.md).
+nlohmann::json reviews_acoustic_summary(const std::vector<float>& a, std::int64_t T, std::int64_t D, std::int64_t row,
+                                        std::int64_t len) {
+  double dur = 0, f0 = 0, energy = 0, f0_lo = INFINITY, f0_hi = -INFINITY;
+  int voiced = 0;
+  for (std::int64_t w = 0; w < len; ++w) {
+    const float* f = a.data() + (row * T + w) * D;
+    dur += f[0], energy += f[7];
+    if (f[1] > 0) f0 += f[1], ++voiced, f0_lo = std::min<double>(f0_lo, f[3]), f0_hi = std::max<double>(f0_hi, f[4]);
+  }
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  return {{"words_per_s", num(dur > 0 ? static_cast<double>(len) / dur : NAN)},
+          {"f0_mean_hz", num(voiced ? f0 / voiced : NAN)},
+          {"f0_range_hz", num(voiced ? f0_hi - f0_lo : NAN)},
+          {"energy_db_mean", num(len ? energy / static_cast<double>(len) : NAN)}};
+}
+
+// Table 3's analogue for one trained run: the `n` highest- and `n` lowest-scoring test
+// utterances under T_theta (`scores`, row order of `test`), each with its id, text (raw_text
+// of `words`, the word-level test split: the same rows as `test`), label, the prediction from
+// all modalities and from each modality alone (the others absent), the reviews corpus's
+// acoustic summary and, on the synthetic corpus, what the generator made each modality do.
+nlohmann::json interpret_run(const Options& opt, fg::harness::MdmTask& task, const fg::data::MultimodalSplit& test,
+                             const fg::data::MultimodalSplit& words, const std::vector<double>& scores,
+                             const fg::data::SyntheticTruth* truth, fg::Device device) {
+  const std::int64_t N = test.size();
+  FG_CHECK(words.size() == N && static_cast<std::int64_t>(scores.size()) == N,
+           "--interpret: {} critic scores for {} test rows ({} word-level rows)", scores.size(), N, words.size());
+  if (truth == nullptr)
+    FG_CHECK(static_cast<std::int64_t>(words.raw_text.size()) == N,
+             "--interpret: the test split has no raw_text (the words of each utterance), so the utterances cannot be "
+             "shown with their text; the reviews corpus stores it (docs/reviews-corpus.md: /test/raw_text of "
+             "reviews.h5; rebuild it with tools/build_reviews.sh), a --data file needs /test/raw_text");
+  const auto& names = test.modality_names;
+  auto has = [&](const char* m) { return std::find(names.begin(), names.end(), m) != names.end(); };
+  std::map<std::string, std::vector<double>> pred;
+  pred["all"] = fg::harness::predict_split(task, test, opt.batch_size, device);
+  if (has("text") && has("acoustic") && has("visual")) {
+    pred["text_only"] = fg::harness::predict_split(task, test, opt.batch_size, device, {"acoustic", "visual"});
+    pred["acoustic_only"] = fg::harness::predict_split(task, test, opt.batch_size, device, {"text", "visual"});
+    pred["visual_only"] = fg::harness::predict_split(task, test, opt.batch_size, device, {"text", "acoustic"});
+  }
+  const bool reviews = opt.data.empty() && opt.corpus == "reviews" && has("acoustic") &&
+                       words.feature_dim(words.modality_index("acoustic")) == 26;
+  std::vector<float> ac;
+  std::vector<std::int64_t> wlen;
+  if (reviews) {
+    ac = words.features[static_cast<std::size_t>(words.modality_index("acoustic"))].to(fg::DType::f32).to_vector<float>();
+    wlen = words.lengths.to(fg::DType::i64).to_vector<std::int64_t>();
+  }
+  const auto labels = test.labels.to(fg::DType::f64).to_vector<double>();
+  std::vector<double> expr;
+  if (truth) expr = truth->expression.to(fg::DType::f64).to_vector<double>();
+  std::vector<std::int64_t> order(static_cast<std::size_t>(N));
+  for (std::int64_t i = 0; i < N; ++i) order[static_cast<std::size_t>(i)] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+    return scores[static_cast<std::size_t>(a)] > scores[static_cast<std::size_t>(b)];
+  });
+  const std::int64_t n = std::min<std::int64_t>(opt.interpret, N / 2);
+  nlohmann::json out = nlohmann::json::array();
+  auto entry = [&](const char* end, std::int64_t k, std::int64_t row) {
+    const auto r = static_cast<std::size_t>(row);
+    nlohmann::json e = {{"end", end}, {"position", k}, {"row", row}, {"critic_score", scores[r]}, {"label", labels[r]}};
+    e["id"] = r < words.ids.size() ? words.ids[r] : fmt::format("test/{}", row);
+    e["text"] = r < words.raw_text.size() ? nlohmann::json(words.raw_text[r]) : nlohmann::json(nullptr);
+    for (const auto& [k2, v] : pred) e["prediction"][k2] = v[r];
+    if (reviews)
+      e["acoustic"] = reviews_acoustic_summary(ac, words.max_steps(), 26, row, wlen[r]);
+    if (truth) {
+      const std::size_t m = names.size();
+      for (std::size_t j = 0; j < m; ++j) {
+        const double x = expr[r * m + j];
+        e["truth"][names[j]] = x > 0.5 ? "expresses" : x < -0.5 ? "contradicts" : "silent";
+      }
+    }
+    out.push_back(e);
+  };
+  for (std::int64_t k = 0; k < n; ++k) entry("highest", k + 1, order[static_cast<std::size_t>(k)]);
+  for (std::int64_t k = 0; k < n; ++k) entry("lowest", k + 1, order[static_cast<std::size_t>(N - 1 - k)]);
+  return out;
+}
+
 Cell run_cell(const Options& opt, const std::string& model, const std::string& loss, std::uint64_t seed,
-              fg::harness::Splits& splits, const fg::data::SyntheticTruth* test_truth, std::ostream& human,
-              bool several) {
+              fg::harness::Splits& splits, const fg::data::SyntheticTruth* test_truth,
+              const fg::data::MultimodalSplit& word_test, std::ostream& human, bool several) {
   Cell c;
   c.model = model, c.loss = loss, c.seed = seed;
   const auto& train = splits.train();
@@ -248,6 +359,10 @@ Cell run_cell(const Options& opt, const std::string& model, const std::string& l
     c.dropped["A"] = fg::harness::evaluate(*best, test, opt.batch_size, device, {"text", "visual"});
     c.dropped["V"] = fg::harness::evaluate(*best, test, opt.batch_size, device, {"text", "acoustic"});
     c.dropped["A+V"] = fg::harness::evaluate(*best, test, opt.batch_size, device, {"text"});
+  }
+  if (best->has_critic() && opt.interpret > 0) {
+    const auto scores = critic_scores(*best, test, opt.batch_size, device);
+    c.interpretation = interpret_run(opt, *best, test, word_test, scores, test_truth, device);
   }
   if (best->has_critic() && test_truth != nullptr) {
     const auto scores = critic_scores(*best, test, opt.batch_size, device);
@@ -383,6 +498,50 @@ std::string critic_table(const Options& opt, const std::vector<Cell>& cells, nlo
   return out;
 }
 
+// Table 3's analogue as printed: per model and loss, the first seed's --interpret rows.
+std::string interpretation_table(const Options& opt, const std::vector<Cell>& cells) {
+  if (opt.interpret <= 0) return "";
+  std::string out = fmt::format(
+      "\nT_theta interpretation (Table 3 analogue): per model and loss, the first seed's {} highest- and {} lowest-"
+      "scoring test utterances under the critic; pred: the prediction from all modalities, and from T, A, V alone "
+      "(the others absent)\n",
+      opt.interpret, opt.interpret);
+  auto num = [](const nlohmann::json& j, const char* k, const char* f) {
+    return j.contains(k) && j[k].is_number() ? fmt::format(fmt::runtime(f), j[k].get<double>()) : std::string("-");
+  };
+  for (const std::string& model : opt.models)
+    for (const std::string& loss : opt.losses) {
+      const auto it = std::find_if(cells.begin(), cells.end(), [&](const Cell& c) {
+        return c.model == model && c.loss == loss && !c.interpretation.empty();
+      });
+      if (it == cells.end()) continue;
+      out += fmt::format("{} {} seed {}\n", model, loss, it->seed);
+      out += fmt::format("{:<8} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6} {:>6} {:>6} {:>6}  {}\n", "end", "T", "label",
+                         "pred", "T", "A", "V", "wrd/s", "F0Hz", "F0rng", "dB", "text / truth");
+      for (const auto& e : it->interpretation) {
+        const auto& p = e["prediction"];
+        const nlohmann::json a = e.contains("acoustic") ? e["acoustic"] : nlohmann::json::object();
+        std::string what;
+        if (e.contains("truth"))
+          for (const auto& [m, v] : e["truth"].items()) what += fmt::format("{}{}={}", what.empty() ? "" : " ", m, v.get<std::string>());
+        if (e["text"].is_string()) {
+          std::string t = e["text"].get<std::string>();
+          if (t.size() > 100) t = t.substr(0, 97) + "...";
+          what = what.empty() ? t : what + " | " + t;
+        }
+        out += fmt::format("{:<8} {:>7.4f} {:>6.2f} {:>6} {:>6} {:>6} {:>6}  {:>6} {:>6} {:>6} {:>6}  {} {}\n",
+                           fmt::format("{} {}", e["end"].get<std::string>() == "highest" ? "high" : "low",
+                                       e["position"].get<int>()),
+                           e["critic_score"].get<double>(), e["label"].get<double>(), num(p, "all", "{:.2f}"),
+                           num(p, "text_only", "{:.2f}"), num(p, "acoustic_only", "{:.2f}"),
+                           num(p, "visual_only", "{:.2f}"), num(a, "words_per_s", "{:.2f}"),
+                           num(a, "f0_mean_hz", "{:.0f}"), num(a, "f0_range_hz", "{:.0f}"),
+                           num(a, "energy_db_mean", "{:.1f}"), e["id"].get<std::string>(), what);
+      }
+    }
+  return out;
+}
+
 // Figure 2's analogue for one model: x = the losses in --losses order (numbered, named in the
 // x title), one line per kept modality set; drawn with examples/estimators_svg.h.
 std::string drop_svg(const Options& opt, const std::string& model, const nlohmann::json& drop) {
@@ -430,6 +589,12 @@ int run(const Options& opt) {
               {"test", c.test_size}, {"max_steps", c.max_steps}};
   } else {
     d = fg::harness::load_data(opt, {});
+    // random subsets (reduced budgets); before MAG-BERT's re-gridding, so both grids hold the same rows
+    d.data.train = fg::data::random_subset(d.data.train, opt.limit_train, opt.seed + 11);
+    d.data.valid = fg::data::random_subset(d.data.valid, opt.limit_valid, opt.seed + 12);
+    d.data.test = fg::data::random_subset(d.data.test, opt.limit_test, opt.seed + 13);
+    d.info["limit_train"] = opt.limit_train, d.info["limit_valid"] = opt.limit_valid, d.info["limit_test"] = opt.limit_test;
+    d.info["rows"] = {d.data.train.size(), d.data.valid.size(), d.data.test.size()};
   }
   fg::harness::Report rep;
   rep.constant_test = fg::harness::constant_predictor(d.data.train, d.data.test);
@@ -465,7 +630,7 @@ int run(const Options& opt) {
           std::cerr << fmt::format("mdm: [{}/{}] {} {} seed {} (lrs {})\n", cells.size() + 1, total, model, loss, seed,
                                    fmt::join(opt.lrs, ","));
           cells.push_back(run_cell(opt, model, loss, seed, model == "mag_bert" ? *piece_splits : splits,
-                                   synthetic ? &synth.test_truth : nullptr, human, true));
+                                   synthetic ? &synth.test_truth : nullptr, d.data.test, human, true));
           rep.runs.push_back(cells.back().run);
         }
   } catch (const fg::harness::Interrupted& e) {
@@ -473,7 +638,8 @@ int run(const Options& opt) {
     rep.interrupted_message = e.message();
   }
   nlohmann::json t2 = nlohmann::json::object(), dj = nlohmann::json::object(), cj = nlohmann::json::object();
-  std::string after = table2(opt, cells, t2) + drop_table(opt, cells, dj) + critic_table(opt, cells, cj);
+  std::string after = table2(opt, cells, t2) + drop_table(opt, cells, dj) + critic_table(opt, cells, cj) +
+                      interpretation_table(opt, cells);
   nlohmann::json cells_json = nlohmann::json::array();
   for (const Cell& c : cells) {
     nlohmann::json lrs = nlohmann::json::array();
@@ -482,7 +648,8 @@ int run(const Options& opt) {
     for (const auto& [k, m] : c.dropped) dr[k] = fg::harness::metrics_json(m);
     cells_json.push_back({{"model", c.model}, {"loss", c.loss}, {"seed", c.seed}, {"selected_lr", c.lr},
                           {"valid_by_lr", lrs}, {"test", fg::harness::metrics_json(c.test)}, {"text_absent", dr},
-                          {"critic_auc", std::isfinite(c.auc) ? nlohmann::json(c.auc) : nlohmann::json(nullptr)}});
+                          {"critic_auc", std::isfinite(c.auc) ? nlohmann::json(c.auc) : nlohmann::json(nullptr)},
+                          {"interpretation", c.interpretation}});
   }
   rep.json = {{"example", "mdm"},
               {"options",
@@ -490,6 +657,8 @@ int run(const Options& opt) {
                 {"unroll", opt.unroll}, {"critic_lr", opt.critic_lr}, {"alpha", opt.alpha}, {"corpus", opt.corpus},
                 {"quick", opt.quick}, {"epochs", opt.epochs}, {"bert_dir", opt.bert_dir}, {"bert_lr", opt.bert_lr},
                 {"max_pieces", opt.max_pieces}, {"batch_size", opt.batch_size},
+                {"limit_train", opt.limit_train}, {"limit_valid", opt.limit_valid}, {"limit_test", opt.limit_test},
+                {"interpret", opt.interpret},
                 {"optimizer", opt.optimizer}, {"weight_decay", opt.weight_decay}, {"data", opt.data}}},
               {"dataset", d.info},
               {"cells", cells_json},

@@ -218,27 +218,9 @@ void validate(CLI::App& app, Options& o) {
   if (!o.trace.empty()) fg::cli::check_output_flag(o.trace, "--trace");
 }
 
-// A random subset of n rows of a split (rows kept in their order).
+// A random subset of n rows of a split (rows kept in their order): data/batching.h.
 fg::data::MultimodalSplit subset(const fg::data::MultimodalSplit& s, std::int64_t n, std::uint64_t seed) {
-  if (n <= 0 || n >= s.size()) return s;
-  auto order = fg::data::epoch_order(s.size(), true, seed, 0);
-  order.resize(static_cast<std::size_t>(n));
-  std::sort(order.begin(), order.end());
-  const fg::Tensor idx = fg::from_vector(order, {n}, fg::TensorOptions{fg::DType::i64, fg::Device::cpu()});
-  auto pick = [&](const fg::Tensor& t) { return t.defined() ? fg::index_select(t, 0, idx) : t; };
-  fg::data::MultimodalSplit r = s;
-  for (auto& f : r.features) f = pick(f);
-  r.lengths = pick(s.lengths), r.mask = pick(s.mask), r.labels = pick(s.labels), r.present = pick(s.present);
-  for (auto& t : r.modality_lengths) t = pick(t);
-  for (auto& t : r.modality_masks) t = pick(t);
-  auto pick_str = [&](const std::vector<std::string>& v) {
-    std::vector<std::string> out;
-    if (v.empty()) return out;
-    for (std::int64_t i : order) out.push_back(v[static_cast<std::size_t>(i)]);
-    return out;
-  };
-  r.ids = pick_str(s.ids), r.raw_text = pick_str(s.raw_text);
-  return r;
+  return fg::data::random_subset(s, n, seed);
 }
 
 nlohmann::json options_json(const Options& o, const std::string& bert_dir) {

@@ -302,24 +302,28 @@ void ProgressBar::finish(const std::string& summary) {
   finished_ = true;
 }
 
-data::RegressionMetrics evaluate(Task& task, const data::MultimodalSplit& split, std::int64_t batch_size,
-                                 Device device, const std::vector<std::string>& drop) {
+std::vector<double> predict_split(Task& task, const data::MultimodalSplit& split, std::int64_t batch_size,
+                                  Device device, const std::vector<std::string>& drop) {
   NoGradGuard no_grad;
   const bool was = task.module().is_training();
   task.module().train(false);
   data::BatchLoader loader(split, data::BatchOptions{batch_size, /*shuffle=*/false, 0, true, device});
-  std::vector<double> pred, label;
+  std::vector<double> pred;
   pred.reserve(static_cast<std::size_t>(split.size()));
   for (std::int64_t b = 0; b < loader.num_batches(); ++b) {
     data::Batch batch = loader.batch(b);
     data::zero_modalities(batch, drop);
     const auto p = task.predict(batch).to_vector<double>();
-    const auto y = batch.labels.to_vector<double>();
     pred.insert(pred.end(), p.begin(), p.end());
-    label.insert(label.end(), y.begin(), y.end());
   }
   task.module().train(was);
-  return data::regression_metrics(pred, label);
+  return pred;
+}
+
+data::RegressionMetrics evaluate(Task& task, const data::MultimodalSplit& split, std::int64_t batch_size,
+                                 Device device, const std::vector<std::string>& drop) {
+  const std::vector<double> pred = predict_split(task, split, batch_size, device, drop);
+  return data::regression_metrics(pred, split.labels.to(DType::f64).to_vector<double>());
 }
 
 data::RegressionMetrics constant_predictor(const data::MultimodalSplit& train, const data::MultimodalSplit& split) {

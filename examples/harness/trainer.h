@@ -121,6 +121,9 @@ FitResult fit(Task& task, const data::MultimodalSplit& train, const data::Multim
 // modalities zeroed. Restores the module's training mode afterwards.
 data::RegressionMetrics evaluate(Task& task, const data::MultimodalSplit& split, std::int64_t batch_size,
                                  Device device, const std::vector<std::string>& drop = {});
+// The predictions behind evaluate(): one per row of `split`, in row order.
+std::vector<double> predict_split(Task& task, const data::MultimodalSplit& split, std::int64_t batch_size,
+                                  Device device, const std::vector<std::string>& drop = {});
 
 // The constant predictor: every prediction is the mean training label. Its MAE is the
 // yardstick of every results table.
