@@ -12,6 +12,7 @@ folder.
 """
 import json
 import os
+import re
 import shlex
 import signal
 import stat
@@ -390,6 +391,21 @@ class SlurmScript(Base):
         self.assertIn("#SBATCH --array=0-3\n", text)
 
 
+SHIPPED = os.path.join(REPO, "examples", "sweeps")
+SHIPPED_RUNS = {"late_fusion.json": 60, "mmb.json": 70, "mfm.json": 60, "mdm.json": 160, "mmim.toml": 3240}
+
+
+class Shipped(Base):
+    """The paper studies of examples/sweeps/ (docs/sweeps.md) expand to the runs the docs state."""
+
+    def test_they_expand(self):
+        self.assertEqual(sorted(os.listdir(SHIPPED)), sorted(SHIPPED_RUNS))
+        for name, n in SHIPPED_RUNS.items():
+            r = sweep(os.path.join(SHIPPED, name), "--list", "--dir", os.path.join(self.dir, name))
+            self.ok(r)
+            self.assertIn(f"= {n} runs", r.stdout, name)
+
+
 class Real(Base):
     """A real example: 2 configurations x 2 seeds of late_fusion, tiny (about a second a run)."""
 
@@ -416,6 +432,23 @@ class Real(Base):
         self.assertAlmostEqual(ch["test"]["mae"]["mean"], sum(maes) / 2, places=12)
         with open(os.path.join(self.out, "results.md"), encoding="utf-8") as f:
             print(f.read())
+
+    def test_shipped_sweeps_use_flags_the_binaries_have(self):
+        if BUILD is None:
+            self.skipTest("no --build DIR")
+        checked = 0
+        for name in sorted(SHIPPED_RUNS):
+            self.ok(sweep(os.path.join(SHIPPED, name), "--list", "--dir", self.out))
+            m = self.manifest()
+            binary = os.path.join(BUILD, m["sweep"]["example"])
+            if not os.access(binary, os.X_OK):
+                print(f"not built, not checked: {binary}")
+                continue
+            help_text = subprocess.run([binary, "--help"], capture_output=True, text=True).stdout
+            for flag in [*m["sweep"]["flags"], *m["sweep"]["grid"], "seeds", "threads", "out", "quiet"]:
+                self.assertRegex(help_text, rf"--{re.escape(flag)}\b", f"{name}: {binary} has no --{flag}")
+            checked += 1
+        self.assertGreater(checked, 0, "no example binary of examples/sweeps/ is built")
 
 
 if __name__ == "__main__":
