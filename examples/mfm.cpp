@@ -6,6 +6,8 @@
 //   mfm --ablation --seeds 0,1,2,3,4   # Table 2's analogue: MFN, MFM, M_A .. M_E, mean +- std
 //   mfm --ablation --quick       # a few minutes on 2 cores (smaller settings, seeds 0,1,2)
 //   mfm --mmd-placement joint    # the paper's eq. 4 (one MMD on the joint Z) instead of the code's
+//   mfm --digits --pictures DIR  # section 3.2 on MNIST + spoken digits: UM(image), UM(speech), MM, MFM
+//                                # accuracies and MFM's conditional generation grids (examples/mfm_digits.h)
 //
 // Every run is a harness run (fit(): checkpoints, Ctrl-C, JSONL log; test scored once), so the
 // harness flags all apply (--epochs, --lr, --data, --corpus, --out, --curves, --device, ...).
@@ -32,6 +34,9 @@
 #include "examples/harness/harness.h"
 #include "examples/harness/mfm_task.h"
 #include "models/mfm.h"
+#ifdef FUSEGRAD_WITH_DIGITS
+#include "examples/mfm_digits.h"
+#endif
 
 namespace {
 
@@ -40,6 +45,11 @@ using fg::harness::RunResult;
 // --quick: every setting below unless given on the command line (or --config).
 struct Quick {
   static constexpr std::int64_t epochs = 5, train_size = 200, valid_size = 100, test_size = 200;
+};
+// --digits: its defaults, and its --quick (test: the whole split)
+struct Digits {
+  static constexpr std::int64_t epochs = 10, batch_size = 64;
+  static constexpr std::int64_t quick_epochs = 4, quick_train = 2000, quick_valid = 500;
 };
 
 struct Options : fg::harness::HarnessOptions {
@@ -56,6 +66,10 @@ struct Options : fg::harness::HarnessOptions {
   double dropout = 0.2;
   bool interpret = false;
   double hsic_sigma = 1.0;
+  bool digits = false;
+  std::vector<std::string> digit_models = {"um_image", "um_speech", "mm", "mfm"};
+  std::int64_t cnn_channels = 16, fc_hidden = 128, factor_size = 16;
+  std::string pictures;
 };
 
 void add_flags(CLI::App& app, Options& o) {
@@ -93,13 +107,58 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--hsic-sigma", o.hsic_sigma, "RBF bandwidth of --interpret (supplement F: 1.0; 0: median heuristic)")
       ->check(fg::cli::finite_range(0.0, 1e6))
       ->capture_default_str();
+  app.add_flag("--digits", o.digits,
+               fmt::format("Section 3.2 on the digit pairs (MNIST image + spoken digit, docs/digits.md): UM(image), "
+                           "UM(speech), MM and MFM accuracies (selection on valid accuracy) and MFM's conditional "
+                           "generation; defaults --epochs {} --batch-size {}, all pairs; --lambda-recon takes image, "
+                           "speech (default 1,1); with --quick: --epochs {}, {} / {} train / valid pairs, seeds 0,1,2",
+                           Digits::epochs, Digits::batch_size, Digits::quick_epochs, Digits::quick_train,
+                           Digits::quick_valid));
+  fg::cli::add_list(app, "--digit-models", o.digit_models, "--digits: which of um_image, um_speech, mm, mfm to train")
+      ->capture_default_str();
+  app.add_option("--cnn-channels", o.cnn_channels, "--digits: c, the image CNNs' channels (c, then 2c)")
+      ->check(fg::cli::int_range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--fc-hidden", o.fc_hidden, "--digits: the trunks' width (image CNN's Linear, speech FCNN)")
+      ->check(fg::cli::int_range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--factor-size", o.factor_size, "--digits: d(Z_y) = d(Z_a_i) = d(F_y) = d(F_a_i)")
+      ->check(fg::cli::int_range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--pictures", o.pictures,
+                 "--digits: folder for MFM's conditional generation grids (fix_<factor>_{image,speech}.png)");
   app.add_option("--dropout", o.dropout, "Dropout inside MFM's G_* and D")
       ->check(fg::cli::finite_range(0.0, 0.95))
       ->capture_default_str();
 }
 
 void validate(CLI::App& app, Options& o) {
-  if (o.quick) {
+  if (o.digits) {
+    for (const char* f : {"--ablation", "--interpret", "--variant", "--data", "--corpus", "--no-baseline", "--hidden",
+                          "--memory", "--curves", "--resume", "--checkpoint"})
+      if (app.count(f))
+        throw fg::cli::UsageError(fmt::format("{} does not apply to --digits (the digit experiment trains UM(image), "
+                                              "UM(speech), MM and MFM on the digit pairs)", f));
+    for (const std::string& m : o.digit_models)
+      if (m != "um_image" && m != "um_speech" && m != "mm" && m != "mfm")
+        throw fg::cli::UsageError(
+            fmt::format("--digit-models: '{}' is unknown: expected um_image, um_speech, mm or mfm", m));
+    if (app.count("--lambda-recon") && o.lambda_recon.size() != 2 && o.lambda_recon.size() != 1)
+      throw fg::cli::UsageError(fmt::format(
+          "--lambda-recon: --digits takes one weight or two (image, speech), got {}", o.lambda_recon.size()));
+    if (!app.count("--lambda-recon")) o.lambda_recon = {1.0, 1.0};
+    if (o.lambda_recon.size() == 1) o.lambda_recon.push_back(o.lambda_recon[0]);
+    if (!app.count("--epochs")) o.epochs = o.quick ? Digits::quick_epochs : Digits::epochs;
+    if (!app.count("--batch-size")) o.batch_size = Digits::batch_size;
+    if (!app.count("--train-size")) o.train_size = o.quick ? Digits::quick_train : 0;
+    if (!app.count("--valid-size")) o.valid_size = o.quick ? Digits::quick_valid : 0;
+    if (!app.count("--test-size")) o.test_size = 0;
+    if (o.quick && !app.count("--seeds")) o.seeds = {0, 1, 2};
+#ifndef FUSEGRAD_WITH_DIGITS
+    throw fg::cli::UsageError("--digits: this build has no digit datasets (FFTW, libfftw3-dev, was not found)");
+#endif
+  }
+  if (o.quick && !o.digits) {
     if (!app.count("--epochs")) o.epochs = Quick::epochs;
     if (!app.count("--train-size")) o.train_size = Quick::train_size;
     if (!app.count("--valid-size")) o.valid_size = Quick::valid_size;
@@ -216,6 +275,26 @@ std::string interpret(const Options& o, const fg::harness::Report& rep,
 int run(const Options& o) {
   const auto t0 = fg::harness::Clock::now();
   std::ostream& human = o.out == "-" ? std::cerr : std::cout;
+#ifdef FUSEGRAD_WITH_DIGITS
+  if (o.digits) {
+    mfm_digits::Settings s;
+    s.models = o.digit_models;
+    s.channels = o.cnn_channels;
+    s.hidden = o.fc_hidden;
+    s.factor = o.factor_size;
+    s.lambda_recon = o.lambda_recon;
+    s.lambda_mmd = o.lambda_mmd;
+    s.mmd_placement = o.mmd_placement;
+    s.epochs = o.epochs;
+    s.batch_size = o.batch_size;
+    s.lr = o.lr;
+    s.train_size = o.train_size;
+    s.valid_size = o.valid_size;
+    s.test_size = o.test_size;
+    s.pictures = o.pictures;
+    return mfm_digits::run(o, s, human, o.quick);
+  }
+#endif
   std::vector<std::shared_ptr<fg::models::MFM>> built;
   fg::harness::register_mfm_task([&](std::shared_ptr<fg::models::MFM> m) { built.push_back(std::move(m)); });
   fg::data::SyntheticConfig sc;

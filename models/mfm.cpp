@@ -101,11 +101,8 @@ void MFMConfig::validate() const {
   for (double l : lambda_recon) FG_CHECK(l >= 0, "MFM: every lambda_recon must be >= 0, got {}", l);
 }
 
-namespace {
-
-// G_*: ReLU(FC2(dropout(ReLU(FC1(z))))), FC1 width = out.
-std::shared_ptr<nn::MLP> make_g(std::int64_t in, std::int64_t out, double p, Generator& gen, TensorOptions opts,
-                                std::shared_ptr<Generator> dg) {
+std::shared_ptr<nn::MLP> mfm_factor_net(std::int64_t in, std::int64_t out, double p, Generator& gen,
+                                        TensorOptions opts, std::shared_ptr<Generator> dg) {
   nn::MLPOptions o;
   o.sizes = {in, out, out};
   o.dropout = {p, 0.0};
@@ -114,6 +111,18 @@ std::shared_ptr<nn::MLP> make_g(std::int64_t in, std::int64_t out, double p, Gen
   o.dropout_generator = std::move(dg);
   return std::make_shared<nn::MLP>(o, gen);
 }
+
+std::shared_ptr<nn::MLP> mfm_head(std::int64_t in, std::int64_t out, double p, Generator& gen, TensorOptions opts,
+                                  std::shared_ptr<Generator> dg) {
+  nn::MLPOptions o;
+  o.sizes = {in, in, out};
+  o.dropout = {p};
+  o.param_options = opts;
+  o.dropout_generator = std::move(dg);
+  return std::make_shared<nn::MLP>(o, gen);
+}
+
+namespace {
 
 Tensor masked_input(const data::Batch& batch, const std::string& name) {
   const Tensor& x = batch.modality(name);
@@ -153,24 +162,16 @@ MFM::MFM(const MFMConfig& config, Generator& gen, TensorOptions opts, std::share
     }
   }
   if (config_.has_zy())
-    g_y = register_module("g_y", make_g(config_.zy_size, config_.fy_size, config_.dropout, gen, opts, dropout_gen_));
+    g_y = register_module("g_y", mfm_factor_net(config_.zy_size, config_.fy_size, config_.dropout, gen, opts, dropout_gen_));
   if (config_.has_modality_factors())
     for (std::size_t i = 0; i < M; ++i)
       g_a.push_back(register_module("g_a_" + config_.modality_names[i],
-                                    make_g(config_.za_sizes[i], config_.fa_sizes[i], config_.dropout, gen, opts,
+                                    mfm_factor_net(config_.za_sizes[i], config_.fa_sizes[i], config_.dropout, gen, opts,
                                            dropout_gen_)));
   if (config_.has_shared_factor())
     g_a_shared = register_module(
-        "g_a", make_g(config_.shared_z(), config_.shared_f(), config_.dropout, gen, opts, dropout_gen_));
-  {
-    nn::MLPOptions o;
-    const std::int64_t in = config_.head_input();
-    o.sizes = {in, in, 1};
-    o.dropout = {config_.dropout};
-    o.param_options = opts;
-    o.dropout_generator = dropout_gen_;
-    d = register_module("d", std::make_shared<nn::MLP>(o, gen));
-  }
+        "g_a", mfm_factor_net(config_.shared_z(), config_.shared_f(), config_.dropout, gen, opts, dropout_gen_));
+  d = register_module("d", mfm_head(config_.head_input(), 1, config_.dropout, gen, opts, dropout_gen_));
   if (config_.generative())
     for (std::size_t i = 0; i < M; ++i) {
       const std::int64_t w = config_.decoder_width(i);
@@ -264,19 +265,43 @@ Tensor masked_mse(const Tensor& x, const Tensor& x_hat, const Tensor& weight) {
   return sum(d) / count;
 }
 
-std::vector<Tensor> draw_mfm_prior(const MFMConfig& config, const MFMOutput& out, Generator& gen) {
+std::vector<Tensor> draw_mfm_prior(MmdPlacement placement, const std::vector<std::pair<std::string, Tensor>>& factors,
+                                   Generator& gen) {
   std::vector<Tensor> prior;
-  if (out.factors.empty()) return prior;
-  const Tensor& z0 = out.factors[0].second;
+  if (factors.empty()) return prior;
+  const Tensor& z0 = factors[0].second;
   const TensorOptions o{z0.dtype(), z0.device(), false};
-  if (config.mmd_placement == MmdPlacement::Joint) {
+  if (placement == MmdPlacement::Joint) {
     std::int64_t d = 0;
-    for (const auto& f : out.factors) d += f.second.size(1);
+    for (const auto& f : factors) d += f.second.size(1);
     prior.push_back(randn({z0.size(0), d}, gen, o));
   } else {
-    for (const auto& f : out.factors) prior.push_back(randn({f.second.size(0), f.second.size(1)}, gen, o));
+    for (const auto& f : factors) prior.push_back(randn({f.second.size(0), f.second.size(1)}, gen, o));
   }
   return prior;
+}
+
+std::vector<Tensor> draw_mfm_prior(const MFMConfig& config, const MFMOutput& out, Generator& gen) {
+  return draw_mfm_prior(config.mmd_placement, out.factors, gen);
+}
+
+Tensor mfm_mmd(MmdPlacement placement, const std::vector<std::pair<std::string, Tensor>>& factors,
+               const std::vector<Tensor>& prior) {
+  FG_CHECK(!factors.empty(), "MFM: the MMD needs at least one factor");
+  if (placement == MmdPlacement::Joint) {
+    FG_CHECK(prior.size() == 1, "MFM: the joint MMD needs one prior sample, got {}", prior.size());
+    std::vector<Tensor> zs;
+    for (const auto& f : factors) zs.push_back(f.second);
+    return losses::mmd_mfm(concat(zs, 1), prior[0]);
+  }
+  FG_CHECK(prior.size() == factors.size(), "MFM: the per-factor MMD needs {} prior samples, got {}", factors.size(),
+           prior.size());
+  Tensor mmd;
+  for (std::size_t k = 0; k < prior.size(); ++k) {
+    const Tensor m = losses::mmd_mfm(factors[k].second, prior[k]);
+    mmd = mmd.defined() ? mmd + m : m;
+  }
+  return mmd;
 }
 
 MFMLoss mfm_objective(const MFMConfig& config, const data::Batch& batch, const MFMOutput& out,
@@ -301,20 +326,7 @@ MFMLoss mfm_objective(const MFMConfig& config, const data::Batch& batch, const M
     L.terms.emplace_back("recon_" + name, r);
     total = total + r * config.lambda_recon[i];
   }
-  Tensor mmd;
-  if (config.mmd_placement == MmdPlacement::Joint) {
-    FG_CHECK(prior.size() == 1, "MFM: the joint MMD needs one prior sample, got {}", prior.size());
-    std::vector<Tensor> zs;
-    for (const auto& f : out.factors) zs.push_back(f.second);
-    mmd = losses::mmd_mfm(concat(zs, 1), prior[0]);
-  } else {
-    FG_CHECK(prior.size() == out.factors.size(), "MFM: the per-factor MMD needs {} prior samples, got {}",
-             out.factors.size(), prior.size());
-    for (std::size_t k = 0; k < prior.size(); ++k) {
-      const Tensor m = losses::mmd_mfm(out.factors[k].second, prior[k]);
-      mmd = mmd.defined() ? mmd + m : m;
-    }
-  }
+  const Tensor mmd = mfm_mmd(config.mmd_placement, out.factors, prior);
   L.terms.emplace_back("mmd", mmd);
   L.total = total + mmd * config.lambda_mmd;
   return L;

@@ -129,6 +129,20 @@ class MFM : public SentimentModel {
   std::shared_ptr<Generator> dropout_gen_;
 };
 
+// The pieces MFM's image variant (models/mfm_digits.h) shares:
+// G_*: ReLU(FC2(dropout(ReLU(FC1(z))))), FC1 width = out.
+std::shared_ptr<nn::MLP> mfm_factor_net(std::int64_t in, std::int64_t out, double dropout, Generator& gen,
+                                        TensorOptions opts = {}, std::shared_ptr<Generator> dropout_gen = nullptr);
+// D: FC2(dropout(ReLU(FC1(f)))), FC1 width = in.
+std::shared_ptr<nn::MLP> mfm_head(std::int64_t in, std::int64_t out, double dropout, Generator& gen,
+                                  TensorOptions opts = {}, std::shared_ptr<Generator> dropout_gen = nullptr);
+// The N(0, I) draws for `factors` (one [B, d_f] per factor, or one [B, sum d] for joint), in
+// factor order, and the MMD term of the placement (losses::mmd_mfm; per_factor: the sum).
+std::vector<Tensor> draw_mfm_prior(MmdPlacement placement, const std::vector<std::pair<std::string, Tensor>>& factors,
+                                   Generator& gen);
+Tensor mfm_mmd(MmdPlacement placement, const std::vector<std::pair<std::string, Tensor>>& factors,
+               const std::vector<Tensor>& prior);
+
 struct MFMLoss {
   Tensor total;
   std::vector<std::pair<std::string, Tensor>> terms;  // l1, recon_<modality>..., mmd
