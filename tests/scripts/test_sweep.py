@@ -368,29 +368,35 @@ class SlurmScript(Base):
                                 f"--output={os.path.join(self.out, 'slurm', '%A_%a.out')}", "--cpus-per-task=2",
                                 "--time=00:30:00", "--mem=3G", "--gres=gpu:1", "--partition=gpu", "--account=proj1",
                                 "--qos=short"])
-        runs0 = os.path.join(self.out, "slurm", "sweep-0.runs.json")
-        self.assertEqual(shlex.split(script[-1]), ["exec", SWEEP, "--task", os.path.join(self.out, "sweep.json"),
-                                                   runs0, "$SLURM_ARRAY_TASK_ID"])
-        with open(runs0, encoding="utf-8") as f:
-            self.assertEqual(json.load(f), [0, 1, 2, 3, 4, 5])  # task i runs run i
+        tasks0 = os.path.join(self.out, "slurm", "sweep-0.tasks.json")
+        self.assertEqual(shlex.split(script[-1]), ["exec", SWEEP, "--task", tasks0, "$SLURM_ARRAY_TASK_ID"])
+        with open(tasks0, encoding="utf-8") as f:
+            self.assertEqual([r["index"] for r in json.load(f)["runs"]], [0, 1, 2, 3, 4, 5])  # task i runs run i
         argv = self.manifest()["runs"][0]["argv"]
         self.assertEqual(argv[argv.index("--threads") + 1], "2")  # threads = cpus per task
         # three array tasks run as Slurm would run them; then only the unfinished runs are submitted
         for i in (1, 2, 4):
-            self.ok(subprocess.run([sys.executable, SWEEP, "--task", os.path.join(self.out, "sweep.json"), runs0,
-                                    str(i)], capture_output=True, text=True))
+            self.ok(subprocess.run([sys.executable, SWEEP, "--task", tasks0, str(i)], capture_output=True, text=True))
         r = sweep(path, "--slurm", "--dir", self.out, env=env)
         self.ok(r, 3)
         self.assertIn("3 array tasks (runs 0,3,5;", r.stdout)
         with open(os.path.join(self.dir, "submitted.sbatch"), encoding="utf-8") as f:
             self.assertIn("#SBATCH --array=0-2%4\n", f.read())
-        with open(os.path.join(self.out, "slurm", "sweep-1.runs.json"), encoding="utf-8") as f:
-            self.assertEqual(json.load(f), [0, 3, 5])
-        r = subprocess.run([sys.executable, SWEEP, "--task", os.path.join(self.out, "sweep.json"),
-                            os.path.join(self.out, "slurm", "sweep-1.runs.json"), "1"], capture_output=True, text=True)
+        tasks1 = os.path.join(self.out, "slurm", "sweep-1.tasks.json")
+        with open(tasks1, encoding="utf-8") as f:
+            self.assertEqual([r["index"] for r in json.load(f)["runs"]], [0, 3, 5])
+        # an edited sweep file rewrites DIR/sweep.json; the queued job still runs its own runs
+        self.ok(sweep(self.fake_sweep(grid={"lr": [0.005]}), "--list", "--dir", self.out))
+        r = subprocess.run([sys.executable, SWEEP, "--task", tasks1, "1"], capture_output=True, text=True)
         self.ok(r)
-        self.assertIn("sweep: run 3 ", r.stdout)  # task 1 of that job is run 3
-        self.assertEqual(len(invocations(self.manifest()["runs"][3]["dir"])), 1)
+        self.assertIn("sweep: run 3 ", r.stdout)  # task 1 of that job is run 3 (lr 0.002, seed 1)
+        with open(tasks1, encoding="utf-8") as f:
+            run3 = json.load(f)["runs"][1]
+        self.assertEqual((run3["config"], run3["seed"]), ({"lr": 0.002}, 1))
+        self.assertEqual(len(invocations(run3["dir"])), 1)
+        r = subprocess.run([sys.executable, SWEEP, "--task", tasks1, "3"], capture_output=True, text=True)
+        self.ok(r, 2)
+        self.assertIn("sweep-1.tasks.json has no task 3", r.stderr)
 
     def test_more_runs_than_max_array_are_chained_jobs(self):
         env = self.fake_slurm()
