@@ -59,8 +59,10 @@ do_stop() {
       sleep 0.2
     done
   fi
-  stop_pid slurmd "$DIR/run/slurmd.pid"
-  stop_pid slurmctld "$DIR/run/slurmctld.pid"
+  # slurmd and slurmctld together (slurmctld takes a few seconds to save its state), munged last
+  stop_pid slurmd "$DIR/run/slurmd.pid" &
+  stop_pid slurmctld "$DIR/run/slurmctld.pid" &
+  wait
   stop_pid munged "$DIR/run/munged.pid"
 }
 
