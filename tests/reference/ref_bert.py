@@ -316,3 +316,36 @@ module_case("mag_bert_tiny", "module:mag_bert", MagBertModel(tiny, 3, 5, 1.0),
             ["input_ids", "visual", "acoustic", "attention_mask", "token_type_ids"],
             [ids, u(2, 6, 3), u(2, 6, 5), mask, types], {"config": config_json, "visual_dim": 3, "acoustic_dim": 5,
                                                           "beta_shift": 1.0})
+
+
+# MAG-BERT as MDM trains it (models/mag_bert.h MagBertSentiment): the tiny MAG-BERT, z = the
+# [CLS] hidden state of the last layer, prediction = Linear(z) (its dropout is the identity in
+# eval mode), output = the L1 loss against fixed labels (params["labels"]), so the fixture
+# holds the loss and R * d(loss)/d(parameter) for every parameter (the pooler's are exactly 0:
+# the head does not read it) and for the visual and acoustic inputs. Token types are all 0
+# (MagBertSentiment passes none).
+class MagBertSentimentRef(nn.Module):
+    def __init__(self, c, visual_dim, acoustic_dim, beta_shift, labels):
+        super().__init__()
+        self.bert = MagBertModel(c, visual_dim, acoustic_dim, beta_shift)
+        self.head = nn.Linear(c.hidden_size, 1)
+        self.labels = labels
+
+    def forward(self, input_ids, visual, acoustic, attention_mask):
+        b = self.bert
+        e = b.MAG(b.embeddings(input_ids, torch.zeros_like(input_ids)), visual, acoustic)
+        h = b.encoder(e, hf_extended_mask(attention_mask))
+        prediction = self.head(h[:, 0]).squeeze(-1)
+        return (prediction - self.labels).abs().mean()
+
+
+mbs_labels = [0.7, -1.9]
+mbs_visual, mbs_acoustic = u(2, 6, 3, lo=-2, hi=2), u(2, 6, 5, lo=-2, hi=2)
+mbs_visual[:, 0] = 0.0  # [CLS] and [SEP] carry no word's features (models::word_piece_split)
+mbs_acoustic[:, 0] = 0.0
+mbs_visual[1, 4:] = 0.0  # padding
+mbs_acoustic[1, 4:] = 0.0
+module_case("mag_bert_sentiment_l1", "module:mag_bert_sentiment",
+            MagBertSentimentRef(tiny, 3, 5, 1.0, torch.tensor(mbs_labels, dtype=torch.float64)),
+            ["input_ids", "visual", "acoustic", "attention_mask"], [ids, mbs_visual, mbs_acoustic, mask],
+            {"config": config_json, "visual_dim": 3, "acoustic_dim": 5, "beta_shift": 1.0, "labels": mbs_labels})
