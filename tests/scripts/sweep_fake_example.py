@@ -32,6 +32,8 @@ while i < len(args):
 
 with open("invocations.txt", "a", encoding="utf-8") as f:
     f.write(json.dumps(sys.argv) + "\n")
+with open("pids.txt", "a", encoding="utf-8") as f:
+    f.write(f"{os.getpid()}\n")
 
 seed = int(flags["seeds"])
 lr = float(flags.get("lr", 0.001))

@@ -184,6 +184,33 @@ class Resume(Base):
             self.assertTrue(os.path.exists(os.path.join(run["dir"], "result.json")))
         self.assertEqual(self.results()["counts"]["done"], 6)
 
+    def test_sigterm_stops_the_running_examples_too(self):
+        path = self.fake_sweep(flags={"sleep": 30}, seeds=[0])
+        p = subprocess.Popen([sys.executable, SWEEP, path, "--local", "2", "--dir", self.out],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        pids = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(pids) < 2:  # both examples started
+            pids = []
+            if os.path.exists(os.path.join(self.out, "sweep.json")):
+                for run in self.manifest()["runs"]:
+                    try:
+                        with open(os.path.join(run["dir"], "pids.txt"), encoding="utf-8") as f:
+                            pids += [int(x) for x in f.read().split()]
+                    except (FileNotFoundError, ValueError):
+                        pass
+            time.sleep(0.05)
+        self.assertEqual(len(pids), 2)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
+        self.assertIn("stopped by a signal; finished runs are kept", err)
+        for pid in pids:  # the examples got the signal and ended with the sweep
+            with self.assertRaises(ProcessLookupError):
+                os.kill(pid, 0)
+        lst = sweep(path, "--list", "--dir", self.out)
+        self.assertIn("0 done, 0 failed, 0 running, 2 pending", lst.stdout)  # interrupted is not failed
+
     def test_an_interrupted_result_is_not_finished(self):
         path = self.fake_sweep(seeds=[0], grid={"lr": [0.003]})
         self.ok(sweep(path, "--local", "1", "--dir", self.out))
