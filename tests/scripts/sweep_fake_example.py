@@ -9,9 +9,11 @@ selection and averaging by hand. It also records every invocation (argv) in its 
   --model a,b     one named run per model (default: one run "fake"); model b adds 0.5 to valid mae
   --sleep S       sleep S seconds before writing
   FAKE_FAIL=LR:SEED (environment) exit 1 with a message when --lr is LR and the seed is SEED
+  FAKE_CRASH=1    (environment) end by SIGSEGV, as a crashing binary
 """
 import json
 import os
+import signal
 import sys
 import time
 
@@ -39,6 +41,8 @@ seed = int(flags["seeds"])
 lr = float(flags.get("lr", 0.001))
 if "sleep" in flags:
     time.sleep(float(flags["sleep"]))
+if os.environ.get("FAKE_CRASH"):
+    os.kill(os.getpid(), signal.SIGSEGV)
 fail = os.environ.get("FAKE_FAIL", "")
 if fail:
     flr, fseed = fail.split(":")

@@ -32,6 +32,7 @@ BUILD = None  # --build DIR (the Real tests)
 def sweep(*args, env=None, cwd=None):
     e = dict(os.environ)
     e.pop("FAKE_FAIL", None)
+    e.pop("FAKE_CRASH", None)
     e.update(env or {})
     return subprocess.run([sys.executable, SWEEP, *args], capture_output=True, text=True, env=e, cwd=cwd, timeout=120)
 
@@ -276,6 +277,7 @@ class Collection(Base):
         self.assertEqual((f["config"], f["seed"], f["exit"]), ({"lr": 0.003}, 1, 1))
         self.assertIn("fake: error: failing as asked (lr 0.003, seed 1)", f["log_tail"])
         self.assertIn("failing as asked", r.stdout)  # the Markdown lists the log's last lines
+        self.assertIn("(seed 1, exit 1), log", r.stdout)
         by = {c["config"]["lr"]: c for c in res["configurations"]}
         self.assertEqual((by[0.003]["seeds"], by[0.003]["seeds_missing"]), ([0], [1]))
         # lr 0.003 has the better valid mae but one seed is missing: not eligible
@@ -286,6 +288,15 @@ class Collection(Base):
         counts = {run["id"]: len(invocations(run["dir"])) for run in self.manifest()["runs"]}
         self.assertEqual(sorted(counts.values()), [1, 1, 1, 2])
         self.assertEqual(self.results()["chosen"][0]["chosen"], {"lr": 0.003})
+
+    def test_a_crash_is_named_by_its_signal(self):
+        path = self.fake_sweep(seeds=[0], grid={"lr": [0.003]})
+        r = sweep(path, "--local", "1", "--dir", self.out, env={"FAKE_CRASH": "1"})
+        self.ok(r, 1)
+        self.assertIn("failed: run 0 lr=0.003 seed 0", r.stdout)
+        self.assertIn("(killed by SIGSEGV; log", r.stdout)
+        self.assertIn("(seed 0, killed by SIGSEGV), log", r.stdout)
+        self.assertEqual(self.results()["failed"][0]["exit"], -signal.SIGSEGV)
 
     def test_a_result_without_the_metric_exits_2(self):
         path = self.fake_sweep(seeds=[0], select={"metric": "acc9"})
