@@ -278,6 +278,13 @@ MultimodalSplit generate_split(const SyntheticConfig& cfg, const std::vector<Mod
   truth.latent = from_vector(z, {n, k}, f32_opts());
   truth.score = from_vector(score, {n});
   truth.expression = from_vector(expression, {n, n_mod});
+  std::vector<float> peak(static_cast<std::size_t>(n)), peak_width(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    peak[static_cast<std::size_t>(i)] = static_cast<float>(0.2 + 0.6 * bump_u[i * 2]);
+    peak_width[static_cast<std::size_t>(i)] = static_cast<float>(0.15 + 0.2 * bump_u[i * 2 + 1]);
+  }
+  truth.peak = from_vector(peak, {n});
+  truth.peak_width = from_vector(peak_width, {n});
   split.validate();
   return split;
 }

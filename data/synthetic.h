@@ -161,6 +161,8 @@ struct SyntheticTruth {
   Tensor latent;      // float32 [N, K]: z
   Tensor score;       // float32 [N]: s
   Tensor expression;  // float32 [N, M]: e_m (1 expresses, 0 silent, -1 contradicts)
+  Tensor peak;        // float32 [N]: the bump's centre c of step 6 as a fraction of the utterance (c / L)
+  Tensor peak_width;  // float32 [N]: its width as a fraction of the utterance (width / L)
   Tensor target_scores;  // float32 [N, 6 or 16]: v_k . z / |v_k| (emotions, traits tasks only)
   Tensor word_ids;       // int64 [N, T]: the word type of each text step, -1 on padding (words variant only)
 };

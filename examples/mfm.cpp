@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
@@ -28,9 +29,11 @@
 
 #include "data/batching.h"
 #include "data/synthetic.h"
+#include "engine/io/output_file.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "examples/common/cli.h"
+#include "examples/estimators_svg.h"
 #include "examples/harness/harness.h"
 #include "examples/harness/mfm_task.h"
 #include "models/mfm.h"
@@ -126,7 +129,8 @@ void add_flags(CLI::App& app, Options& o) {
       ->check(fg::cli::int_range(1, 100000))
       ->capture_default_str();
   app.add_option("--pictures", o.pictures,
-                 "--digits: folder for MFM's conditional generation grids (fix_<factor>_{image,speech}.png)");
+                 "Folder for pictures: --digits' conditional generation grids (fix_<factor>_{image,speech}.png), "
+                 "--interpret's gradient-flow plots on the synthetic corpus (flow_test<row>.svg)");
   app.add_option("--dropout", o.dropout, "Dropout inside MFM's G_* and D")
       ->check(fg::cli::finite_range(0.0, 0.95))
       ->capture_default_str();
@@ -157,6 +161,13 @@ void validate(CLI::App& app, Options& o) {
 #ifndef FUSEGRAD_WITH_DIGITS
     throw fg::cli::UsageError("--digits: this build has no digit datasets (FFTW, libfftw3-dev, was not found)");
 #endif
+  }
+  if (!o.pictures.empty()) {  // before any work
+    std::error_code ec;
+    std::filesystem::create_directories(o.pictures, ec);
+    if (ec || !std::filesystem::is_directory(o.pictures))
+      throw fg::cli::UsageError(fmt::format("--pictures: cannot create the folder '{}'{}", o.pictures,
+                                            ec ? ": " + ec.message() : std::string()));
   }
   if (o.quick && !o.digits) {
     if (!app.count("--epochs")) o.epochs = Quick::epochs;
@@ -214,9 +225,37 @@ std::string trends(const fg::harness::Report& rep, nlohmann::json& out) {
 }
 
 // --interpret: r_i of every trained full MFM on the test split (one batch, eval mode).
+// The flow of one utterance over its valid steps (log10, per modality) with the construction's
+// bump h_t (right axis) as an SVG.
+std::string flow_svg(const std::string& title, const std::vector<std::string>& names,
+                     const std::vector<std::vector<double>>& flows, double peak, double width) {
+  const std::size_t L = flows.at(0).size();
+  std::vector<double> xs(L), bump(L);
+  for (std::size_t t = 0; t < L; ++t) {
+    xs[t] = static_cast<double>(t);
+    const double d = (static_cast<double>(t) - peak * static_cast<double>(L)) / (width * static_cast<double>(L));
+    bump[t] = std::exp(-0.5 * d * d);
+  }
+  const std::vector<std::string> colors = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
+  std::vector<fg::examples::PlotSeries> series;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    std::vector<double> y(L);
+    for (std::size_t t = 0; t < L; ++t) y[t] = std::log10(std::max(flows[i][t], 1e-30));
+    series.push_back({names[i], colors[i % colors.size()], y});
+  }
+  series.push_back({"expression bump h_t", "#555555", bump, true, true});
+  fg::examples::PlotLayout layout;
+  layout.title = title;
+  layout.x_title = "step t";
+  layout.y_title = "log10 ||d x^_t / d f_y||_F^2";
+  layout.y2_title = "h_t (construction)";
+  layout.y_include_zero = false;
+  return fg::examples::svg_line_plot(xs, series, layout);
+}
+
 std::string interpret(const Options& o, const fg::harness::Report& rep,
                       const std::vector<std::shared_ptr<fg::models::MFM>>& built, const fg::harness::LoadedData& d,
-                      const std::vector<std::string>& names, nlohmann::json& json) {
+                      const std::vector<std::string>& names, const fg::data::SyntheticConfig& sc, nlohmann::json& json) {
   std::vector<const RunResult*> mfm_runs;
   for (const RunResult& r : rep.runs)
     if (r.spec.model == "mfm") mfm_runs.push_back(&r);
@@ -227,6 +266,25 @@ std::string interpret(const Options& o, const fg::harness::Report& rep,
   const fg::data::Batch batch = fg::data::gather_batch(d.data.test, rows, true, fg::parse_device(o.device));
   std::vector<std::vector<double>> ry(names.size()), ra(names.size()), rr(names.size());
   nlohmann::json per_run = nlohmann::json::array();
+  // The synthetic corpus's construction (regenerated from the same settings; its test labels
+  // must be the ones trained on): which modality carries how much sentiment, where it peaks.
+  const bool synthetic = d.info.value("kind", std::string()) == "synthetic";
+  fg::data::SyntheticConfig scfg = sc;
+  fg::data::SyntheticTruth truth;
+  std::vector<double> peak, peak_width;
+  if (synthetic) {
+    scfg.seed = o.seed;
+    scfg.train_size = o.train_size, scfg.valid_size = o.valid_size, scfg.test_size = o.test_size;
+    const fg::data::SyntheticDataset syn = fg::data::make_synthetic_dataset(scfg);
+    FG_CHECK(syn.data.test.labels.to_vector<float>() == d.data.test.labels.to_vector<float>(),
+             "mfm --interpret: the regenerated synthetic test split differs from the one trained on");
+    truth = syn.test_truth;
+    for (float v : truth.peak.to_vector<float>()) peak.push_back(v);
+    for (float v : truth.peak_width.to_vector<float>()) peak_width.push_back(v);
+  }
+  std::vector<std::vector<double>> hits(names.size()), chance(names.size()), argmax_frac(names.size());
+  double mean_peak = 0;
+  constexpr std::int64_t kPeakSteps = 2;
   for (std::size_t k = 0; k < built.size(); ++k) {
     const auto& m = *built[k];
     if (m.config().variant != fg::models::MfmVariant::Full) continue;
@@ -251,8 +309,47 @@ std::string interpret(const Options& o, const fg::harness::Report& rep,
       }
       flow_json[names[i]] = utts;
     }
+    nlohmann::json peak_json = nlohmann::json::object();
+    if (synthetic) {
+      for (std::size_t i = 0; i < names.size() && i < flows.size(); ++i) {
+        const auto c = fg::models::mfm_flow_peak_check(flows[i], lengths, peak, kPeakSteps);
+        hits[i].push_back(c.hit_rate), chance[i].push_back(c.chance), argmax_frac[i].push_back(c.mean_argmax_fraction);
+        mean_peak = c.mean_peak_fraction;
+        peak_json[names[i]] = {{"utterances", c.utterances}, {"within_steps", kPeakSteps}, {"hit_rate", c.hit_rate},
+                               {"chance", c.chance}, {"mean_argmax_fraction", c.mean_argmax_fraction},
+                               {"mean_peak_fraction", c.mean_peak_fraction}};
+      }
+      // flow plots of three chosen test utterances (peaks early, middle, late), first run only
+      if (!o.pictures.empty() && per_run.empty()) {
+        std::filesystem::create_directories(o.pictures);
+        std::vector<fg::io::Output> outs;
+        for (const double target : {0.25, 0.5, 0.75}) {
+          std::int64_t best = 0;
+          for (std::int64_t u = 1; u < batch.size(); ++u)
+            if (std::abs(peak[static_cast<std::size_t>(u)] - target) < std::abs(peak[static_cast<std::size_t>(best)] - target))
+              best = u;
+          const std::int64_t T = flows[0].size(1), L = lengths[static_cast<std::size_t>(best)];
+          std::vector<std::vector<double>> f;
+          for (std::size_t i = 0; i < flows.size(); ++i) {
+            const auto v = flows[i].to_vector<double>();
+            f.emplace_back(v.begin() + best * T, v.begin() + best * T + L);
+          }
+          const std::string path =
+              (std::filesystem::path(o.pictures) / fmt::format("flow_test{}.svg", best)).string();
+          outs.push_back({path,
+                          flow_svg(fmt::format("MFM seed {}: eq. 7 flow, test utterance {} (L = {}, peak at {:.2f} L)",
+                                               mfm_runs[k]->seed, best, L, peak[static_cast<std::size_t>(best)]),
+                                   names, f, peak[static_cast<std::size_t>(best)],
+                                   peak_width[static_cast<std::size_t>(best)]),
+                          "--pictures"});
+          peak_json["plots"].push_back(path);
+        }
+        fg::io::write_outputs(outs);
+      }
+    }
     per_run.push_back({{"run", mfm_runs[k]->spec.name}, {"seed", mfm_runs[k]->seed}, {"nhsic_fy", r.dep_y},
-                       {"nhsic_fa", r.dep_a}, {"ratio", r.ratio}, {"gradient_flow_first_4_test_utterances", flow_json}});
+                       {"nhsic_fa", r.dep_a}, {"ratio", r.ratio}, {"gradient_flow_first_4_test_utterances", flow_json},
+                       {"flow_vs_peak", peak_json}});
   }
   if (per_run.empty()) return "mfm --interpret: no full MFM was trained (use --variant full or --ablation)\n";
   auto ms = [](const std::vector<double>& v) {
@@ -269,6 +366,54 @@ std::string interpret(const Options& o, const fg::harness::Report& rep,
   for (std::size_t i = 0; i < names.size(); ++i)
     s += fmt::format("{:<10} {:>20} {:>20} {:>20}\n", names[i], ms(ry[i]), ms(ra[i]), ms(rr[i]));
   json["interpretation"] = {{"sigma", o.hsic_sigma}, {"split", "test"}, {"runs", per_run}};
+  if (synthetic) {
+    const auto implied = fg::models::mfm_synthetic_implied(scfg);
+    auto order = [&](const std::vector<double>& v) {
+      std::vector<std::size_t> idx(v.size());
+      for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+      std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return v[a] > v[b]; });
+      std::string out;
+      for (std::size_t i : idx) out += (out.empty() ? "" : " > ") + names[i];
+      return out;
+    };
+    auto mean = [](const std::vector<double>& v) {
+      double m = 0;
+      for (double x : v) m += x;
+      return m / static_cast<double>(v.size());
+    };
+    std::vector<double> mean_r;
+    for (std::size_t i = 0; i < names.size(); ++i) mean_r.push_back(mean(rr[i]));
+    const std::string implied_order = order(implied.sentiment_share), found = order(mean_r);
+    std::int64_t seeds_matching = 0;
+    for (std::size_t k = 0; k < rr[0].size(); ++k) {
+      std::vector<double> one;
+      for (std::size_t i = 0; i < names.size(); ++i) one.push_back(rr[i][k]);
+      seeds_matching += order(one) == implied_order;
+    }
+    s += fmt::format("against the synthetic construction (data/synthetic.h):\n{:<10} {:>16} {:>16} {:>20}\n", "modality",
+                     "s-share (impl.)", "coverage of s", "r_i (mean +- std)");
+    for (std::size_t i = 0; i < names.size(); ++i)
+      s += fmt::format("{:<10} {:>16.4f} {:>16.4f} {:>20}\n", names[i], implied.sentiment_share[i], implied.coverage[i],
+                       ms(rr[i]));
+    s += fmt::format("  r_i order {} (mean over runs); the construction implies {}: {}; {} of {} runs give that exact order\n",
+                     found, implied_order, found == implied_order ? "HELD" : "did not hold", seeds_matching, rr[0].size());
+    s += fmt::format("eq. 7 flow vs the expression peak (all {} test utterances, argmax within {} steps of the bump's centre):\n",
+                     batch.size(), kPeakSteps);
+    nlohmann::json flow_summary = nlohmann::json::object();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      s += fmt::format("  {:<10} hit rate {} vs chance {}; flow argmax at {} of the utterance (the peaks at {:.2f} on average)\n",
+                       names[i], ms(hits[i]), ms(chance[i]), ms(argmax_frac[i]), mean_peak);
+      flow_summary[names[i]] = {{"hit_rate", hits[i]}, {"chance", chance[i]}, {"mean_argmax_fraction", argmax_frac[i]}};
+    }
+    json["interpretation"]["construction"] = {{"sentiment_share", implied.sentiment_share},
+                                              {"coverage", implied.coverage},
+                                              {"implied_order", implied_order},
+                                              {"ratio_order", found},
+                                              {"order_held", found == implied_order},
+                                              {"runs_with_that_order", seeds_matching},
+                                              {"flow_vs_peak", flow_summary},
+                                              {"within_steps", kPeakSteps}};
+  }
   return s;
 }
 
@@ -333,7 +478,7 @@ int run(const Options& o) {
     after += trends(rep, tj);
     rep.json["trends"] = tj;
   }
-  if (o.interpret && rep.interrupted_signal == 0) after += interpret(o, rep, built, d, names, rep.json);
+  if (o.interpret && rep.interrupted_signal == 0) after += interpret(o, rep, built, d, names, sc, rep.json);
   rep.json["seconds"] = fg::harness::seconds_since(t0);
   after += fmt::format("mfm: {}, test split; total {:.1f} s\n", o.quick ? "--quick settings" : "settings above",
                        fg::harness::seconds_since(t0));

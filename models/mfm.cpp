@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <numeric>
 
 #include "engine/autograd.h"
@@ -405,6 +406,58 @@ std::vector<Tensor> mfm_gradient_flow(const MFM& model, const MFMOutput& out, st
     flows.push_back(concat(per_step, 1));  // [B, T]
   }
   return flows;
+}
+
+SyntheticImplied mfm_synthetic_implied(const data::SyntheticConfig& c) {
+  double w2 = 0;
+  for (double w : c.factor_weights) w2 += w * w;
+  const double lbar = 0.5 * static_cast<double>(c.min_steps + c.max_steps);
+  SyntheticImplied r;
+  for (const auto& m : c.modalities) {
+    double cov = 0;
+    for (std::int64_t k : m.factors) {
+      FG_CHECK(k >= 0 && k < static_cast<std::int64_t>(c.factor_weights.size()),
+               "synthetic modality '{}': factor {} outside 0..{}", m.name, k, c.factor_weights.size() - 1);
+      cov += c.factor_weights[static_cast<std::size_t>(k)] * c.factor_weights[static_cast<std::size_t>(k)] / w2;
+    }
+    const double per_feature = m.factors.empty() ? 0.0 : cov / static_cast<double>(m.factors.size());
+    const double a2 = m.signal_scale * m.signal_scale, b2 = m.nuisance_scale * m.nuisance_scale;
+    r.coverage.push_back(cov);
+    r.sentiment_share.push_back(a2 * per_feature / (a2 + b2 + m.noise_std * m.noise_std / lbar));
+  }
+  return r;
+}
+
+FlowPeakCheck mfm_flow_peak_check(const Tensor& flow, const std::vector<std::int64_t>& lengths,
+                                  const std::vector<double>& peak_fraction, std::int64_t k) {
+  FG_CHECK(flow.dim() == 2, "flow peak check: the flow must be [B, T], got {}", shape_str(flow.shape()));
+  const std::int64_t B = flow.size(0), T = flow.size(1);
+  FG_CHECK(static_cast<std::int64_t>(lengths.size()) == B && static_cast<std::int64_t>(peak_fraction.size()) == B,
+           "flow peak check: {} rows but {} lengths and {} peaks", B, lengths.size(), peak_fraction.size());
+  FG_CHECK(k >= 0, "flow peak check: k must be >= 0, got {}", k);
+  const auto v = flow.to(Device::cpu()).to(DType::f64).to_vector<double>();
+  FlowPeakCheck r;
+  for (std::int64_t b = 0; b < B; ++b) {
+    const std::int64_t L = lengths[static_cast<std::size_t>(b)];
+    FG_CHECK(L >= 1 && L <= T, "flow peak check: row {} has length {} (the flow has {} steps)", b, L, T);
+    std::int64_t arg = 0;
+    for (std::int64_t t = 1; t < L; ++t)
+      if (v[static_cast<std::size_t>(b * T + t)] > v[static_cast<std::size_t>(b * T + arg)]) arg = t;
+    const std::int64_t p =
+        std::clamp<std::int64_t>(std::lround(peak_fraction[static_cast<std::size_t>(b)] * static_cast<double>(L)), 0, L - 1);
+    r.hit_rate += std::abs(arg - p) <= k ? 1.0 : 0.0;
+    r.chance += static_cast<double>(std::min(L - 1, p + k) - std::max<std::int64_t>(0, p - k) + 1) / static_cast<double>(L);
+    r.mean_argmax_fraction += static_cast<double>(arg) / static_cast<double>(L);
+    r.mean_peak_fraction += static_cast<double>(p) / static_cast<double>(L);
+  }
+  r.utterances = B;
+  if (B > 0) {
+    r.hit_rate /= static_cast<double>(B);
+    r.chance /= static_cast<double>(B);
+    r.mean_argmax_fraction /= static_cast<double>(B);
+    r.mean_peak_fraction /= static_cast<double>(B);
+  }
+  return r;
 }
 
 }  // namespace fg::models

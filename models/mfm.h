@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "engine/nn/lstm.h"
+#include "data/synthetic.h"
 #include "engine/nn/nn.h"
 #include "models/mfn.h"
 #include "models/sentiment.h"
@@ -175,6 +176,33 @@ MfmRatios mfm_dependency_ratios(const MFMConfig& config, const data::Batch& batc
 // LSTMCell and output Linear (one tangent per coordinate of f_y, all utterances at once), so
 // d(F_y) passes of T cell steps each, no reverse passes; float64, no autograd graph.
 std::vector<Tensor> mfm_gradient_flow(const MFM& model, const MFMOutput& out, std::int64_t T);
+
+// The interpretation read against the synthetic corpus's construction (data/synthetic.h,
+// docs/mfm.md "Interpretation against the construction"). Per modality m of `c`, in
+// expectation over the dataset's random matrices A_m, B_m (entries N(0, 1/|S_m|), N(0, 1/R_m)):
+//   sentiment_share[m] = a_m^2 mean_{k in S_m} w_k^2 / |w|^2 / (a_m^2 + b_m^2 + sigma_m^2 / Lbar)
+// the share of a time-averaged feature's variance that the sentiment score s explains (Lbar the
+// mean length; the expression and expressiveness factors are common to all modalities), and
+//   coverage[m] = sum_{k in S_m} w_k^2 / |w|^2, the share of s's variance the modality's factors carry.
+// r_i measures how much X^_i depends on F_y relative to F_a_i, so the construction implies the
+// order of sentiment_share (text > acoustic > visual with the defaults).
+struct SyntheticImplied {
+  std::vector<double> sentiment_share, coverage;
+};
+SyntheticImplied mfm_synthetic_implied(const data::SyntheticConfig& c);
+
+// Gradient flow against where the expression peaks: flow [B, T] (one modality of
+// mfm_gradient_flow), each row's valid length and the construction's peak (truth.peak, a
+// fraction of the utterance; its step is lround(peak * L), the argmax of the bump). An
+// utterance is a hit when the flow's argmax over its valid steps is within k steps of the
+// peak; chance = the hit rate of an argmax uniform over the valid steps (exact, averaged).
+struct FlowPeakCheck {
+  std::int64_t utterances = 0;
+  double hit_rate = 0, chance = 0;
+  double mean_argmax_fraction = 0, mean_peak_fraction = 0;  // argmax / L and peak step / L, averaged
+};
+FlowPeakCheck mfm_flow_peak_check(const Tensor& flow, const std::vector<std::int64_t>& lengths,
+                                  const std::vector<double>& peak_fraction, std::int64_t k);
 
 // Masked reconstruction MSE: x, x_hat [B, T, D], weight [B, T] (1 = the step counts) ->
 // sum weight * (x - x_hat)^2 / (D * max(sum weight, 1)).

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "data/synthetic.h"
 #include "engine/ops.h"
 #include "examples/harness/mfm_task.h"
 #include "losses/hsic.h"
@@ -324,4 +325,65 @@ TEST_CASE("MFM gradient flow (eq. 7): exact forward-mode values against central 
   Generator gen(1);
   models::MFM e(tiny_config(models::MfmVariant::C), gen, TensorOptions{DType::f64});
   CHECK_THROWS_WITH(models::mfm_gradient_flow(e, e.forward_all(tiny_batch(61)), 4), doctest::Contains("variant full or A"));
+}
+
+TEST_CASE("interpretation vs the synthetic construction: the truth's peak is the bump's argmax; implied shares; flow-peak hits") {
+  // Without nuisance and noise, x_t = e gamma h_t a A z: |x_t| is proportional to h_t, so its
+  // argmax over the valid steps is the bump's centre lround(peak * L) (where the modality expresses).
+  data::SyntheticConfig c;
+  c.train_size = 40, c.valid_size = 2, c.test_size = 2;
+  for (auto& m : c.modalities) m.noise_std = 0, m.nuisance_scale = 0;
+  const data::SyntheticDataset d = data::make_synthetic_dataset(c);
+  const auto peak = d.train_truth.peak.to_vector<float>(), width = d.train_truth.peak_width.to_vector<float>();
+  const auto expr = d.train_truth.expression.to_vector<float>();
+  const auto len = d.data.train.lengths.to_vector<std::int64_t>();
+  const Tensor& x = d.data.train.features[1];  // acoustic [N, T, 5]
+  const std::int64_t T = x.size(1), D = x.size(2);
+  const auto v = x.to_vector<float>();
+  int checked = 0;
+  for (std::int64_t i = 0; i < 40; ++i) {
+    CHECK(peak[i] >= 0.2f);
+    CHECK(peak[i] <= 0.8f);
+    CHECK(width[i] >= 0.15f);
+    CHECK(width[i] <= 0.35f);
+    if (expr[i * 3 + 1] == 0) continue;
+    std::int64_t arg = 0;
+    double best = -1;
+    for (std::int64_t t = 0; t < len[i]; ++t) {
+      double n2 = 0;
+      for (std::int64_t k = 0; k < D; ++k) n2 += double(v[(i * T + t) * D + k]) * v[(i * T + t) * D + k];
+      if (n2 > best) best = n2, arg = t;
+    }
+    CHECK(arg == std::clamp<std::int64_t>(std::lround(peak[i] * double(len[i])), 0, len[i] - 1));
+    ++checked;
+  }
+  CHECK(checked >= 30);
+
+  // the implied shares by hand for the defaults (w = 1, .8, .7, .6, .6, .5; |w|^2 = 3.1; Lbar = 35)
+  const auto implied = models::mfm_synthetic_implied(data::SyntheticConfig{});
+  REQUIRE(implied.sentiment_share.size() == 3);
+  CHECK(implied.coverage[0] == doctest::Approx(2.49 / 3.1));
+  CHECK(implied.coverage[1] == doctest::Approx(1.00 / 3.1));
+  CHECK(implied.coverage[2] == doctest::Approx(1.10 / 3.1));
+  CHECK(implied.sentiment_share[0] == doctest::Approx(2.49 / 3.1 / 4 / (2 + 9.0 / 35)));
+  CHECK(implied.sentiment_share[1] == doctest::Approx(1.00 / 3.1 / 2 / (2 + 2.25 / 35)));
+  CHECK(implied.sentiment_share[2] == doctest::Approx(1.10 / 3.1 / 3 / (2 + 4.0 / 35)));
+
+  // flow-peak check on constructed flows: row 0 peaks at its truth (hit), row 1 at step 0
+  // (miss), row 2 two steps off (hit with k = 2, miss with k = 1)
+  const Tensor flow = from_vector(std::vector<double>{0, 1, 5, 1, 0, 0, 0, 0, 0, 0,  //
+                                                      9, 1, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                                      0, 0, 0, 0, 0, 0, 0, 7, 0, 0},
+                                  {3, 10}, TensorOptions{DType::f64});
+  const std::vector<std::int64_t> L = {10, 10, 10};
+  const std::vector<double> p = {0.2, 0.5, 0.5};  // steps 2, 5, 5
+  const auto k2 = models::mfm_flow_peak_check(flow, L, p, 2), k1 = models::mfm_flow_peak_check(flow, L, p, 1);
+  CHECK(k2.hit_rate == doctest::Approx(2.0 / 3));
+  CHECK(k1.hit_rate == doctest::Approx(1.0 / 3));
+  CHECK(k2.chance == doctest::Approx(5.0 / 10));  // 5 of 10 steps within 2 of step 2 or 5
+  CHECK(k1.chance == doctest::Approx(3.0 / 10));
+  CHECK(k2.mean_argmax_fraction == doctest::Approx((0.2 + 0.0 + 0.7) / 3));
+  CHECK(k2.mean_peak_fraction == doctest::Approx(0.4));
+  CHECK_THROWS_WITH(models::mfm_flow_peak_check(flow, {10, 10}, p, 2), doctest::Contains("3 rows but 2 lengths"));
+  CHECK_THROWS_WITH(models::mfm_flow_peak_check(flow, {10, 11, 10}, p, 2), doctest::Contains("row 1 has length 11"));
 }
