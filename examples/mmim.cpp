@@ -8,12 +8,15 @@
 //
 // Data: --corpus reviews-unaligned (the default here) or --data FILE.h5 with the modalities
 // text_bert [N, L, 3] (token ids, attention mask, segment ids), acoustic and visual (own
-// lengths). The synthetic corpus has no BERT token ids: it is refused with a message.
+// lengths). Corpora without word pieces (the synthetic one) use an LSTM text encoder over
+// `text` (--text-encoder lstm, chosen by the default auto); asking for BERT there is an error.
+//   mmim --corpus synthetic --quick --case-study 8   # do the CPC scores follow the modality that carries the signal?
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -53,6 +56,8 @@ struct Options : fg::harness::HarnessOptions {
   std::string lld_form = "paper";  // paper | code
   std::string split = "paper";     // paper (>= 0 vs < 0) | code (zeros dropped)
   std::string cpc = "code";        // code | paper
+  std::string text_encoder = "auto";  // auto (bert where the corpus has text_bert, else lstm) | bert | lstm
+  std::int64_t text_hidden = 32;      // the LSTM text encoder's width
   std::int64_t stage1_batches = 0;
   std::int64_t limit_train = 0, limit_valid = 0, limit_test = 0;
   std::vector<std::string> ablate;  // terms removed from the single run
@@ -119,16 +124,29 @@ std::string trace_svg(const std::vector<std::map<std::string, double>>& steps, s
   return svg;
 }
 
-// Table 4's removal rows as flags (docs/mmim.md): name -> what it removes.
+// Table 4's rows as flags (docs/mmim.md): name -> what it removes or replaces. The BA rows
+// set the pairs in use (default t->v + t->a): no-ba-ta = the paper's I_BA^{t,v} alone,
+// no-ba-tv = I_BA^{t,a} alone, ba-va = I_BA^{v,a} alone, ba-ta+va, ba-tv+va, ba-all (all three),
+// no-ba = "None".
 const std::vector<std::pair<std::string, std::string>> kAblations = {
-    {"no-ba-tv", "BA bound text->visual"}, {"no-ba-ta", "BA bound text->acoustic"}, {"no-ba", "both BA bounds"},
-    {"no-cpc-t", "CPC z->text"},           {"no-cpc-a", "CPC z->acoustic"},         {"no-cpc-v", "CPC z->visual"},
-    {"no-cpc", "all CPC terms"},           {"no-memory", "the GMM history memory (--memory 0)"},
+    {"no-ba-tv", "BA bound text->visual (t->a alone)"},
+    {"no-ba-ta", "BA bound text->acoustic (t->v alone)"},
+    {"ba-va", "both BA pairs replaced by visual->acoustic"},
+    {"ba-ta+va", "t->v replaced by v->a (t->a + v->a)"},
+    {"ba-tv+va", "t->a replaced by v->a (t->v + v->a)"},
+    {"ba-all", "v->a added (t->v + t->a + v->a)"},
+    {"no-ba", "both BA bounds"},
+    {"no-cpc-t", "CPC z->text"},
+    {"no-cpc-a", "CPC z->acoustic"},
+    {"no-cpc-v", "CPC z->visual"},
+    {"no-cpc", "all CPC terms"},
+    {"no-memory", "the GMM history memory (--memory 0)"},
     {"single-gaussian", "the GMM (one Gaussian over all rows)"}};
 
 void apply_ablation(const std::string& a, fg::models::MmimConfig& c) {
-  if (a == "no-ba-tv" || a == "no-ba") c.use_ba_tv = false;
-  if (a == "no-ba-ta" || a == "no-ba") c.use_ba_ta = false;
+  if (a == "no-ba-tv" || a == "no-ba" || a == "ba-va" || a == "ba-ta+va") c.use_ba_tv = false;
+  if (a == "no-ba-ta" || a == "no-ba" || a == "ba-va" || a == "ba-tv+va") c.use_ba_ta = false;
+  if (a == "ba-va" || a == "ba-ta+va" || a == "ba-tv+va" || a == "ba-all") c.use_ba_va = true;
   if (a == "no-cpc-t" || a == "no-cpc") c.use_cpc_t = false;
   if (a == "no-cpc-a" || a == "no-cpc") c.use_cpc_a = false;
   if (a == "no-cpc-v" || a == "no-cpc") c.use_cpc_v = false;
@@ -170,6 +188,15 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--cpc", o.cpc, "CPC normalisation: code (over predictions) or paper (over modality vectors, eq. 11)")
       ->check(CLI::IsMember({"code", "paper"}))
       ->capture_default_str();
+  app.add_option("--text-encoder", o.text_encoder,
+                 "Text encoder: bert (BERT [CLS] over the word pieces text_bert), lstm (an LSTM over the text "
+                 "feature sequence, for corpora without word pieces such as --corpus synthetic) or auto (bert "
+                 "where the corpus has text_bert, else lstm)")
+      ->check(CLI::IsMember({"auto", "bert", "lstm"}))
+      ->capture_default_str();
+  app.add_option("--text-hidden", o.text_hidden, "Width of the LSTM text encoder (and of h_t with it)")
+      ->check(int_range(1, 4096))
+      ->capture_default_str();
   app.add_option("--stage1-batches", o.stage1_batches, "Batches of stage 1 per epoch (D_sub; 0 = all)")
       ->check(int_range(0, 1'000'000))
       ->capture_default_str();
@@ -179,7 +206,7 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--limit-test", o.limit_test, "... test rows (0 = all)")->check(int_range(0, 10'000'000));
   std::string names;
   for (const auto& [k, v] : kAblations) names += (names.empty() ? "" : ", ") + k + " (" + v + ")";
-  fg::cli::add_list(app, "--ablate", o.ablate, "Remove terms from the model: " + names);
+  fg::cli::add_list(app, "--ablate", o.ablate, "Table 4's rows: remove or replace terms of the model: " + names);
   app.add_flag("--ablations", o.ablations, "Train the full model and every --ablate row above; one table");
   app.add_option("--trace", o.trace, "Loss-trace SVG of the first run (L_task, L_BA, L_CPC; Figure 2's analogue)");
   app.add_option("--trace-every", o.trace_every, "Steps averaged per trace point")
@@ -202,10 +229,12 @@ void validate(CLI::App& app, Options& o) {
     if (!app.count("--limit-test")) o.limit_test = 200;
     if (!app.count("--seeds")) o.seeds = {0, 1};
   }
-  if (o.data.empty() && o.corpus == "synthetic")
+  if (o.data.empty() && o.corpus == "synthetic" && o.text_encoder == "bert")
     throw fg::cli::UsageError(
-        "--corpus synthetic: MMIM's text encoder is BERT, and the synthetic corpus has no BERT token ids "
-        "(text_bert); use --corpus reviews-unaligned (the default) or --data FILE.h5 with text_bert, acoustic, visual");
+        "--text-encoder bert: the synthetic corpus has no BERT word pieces (text_bert); use --text-encoder lstm "
+        "(or auto) there, or --corpus reviews-unaligned");
+  if (o.text_encoder == "lstm" && !o.bert.empty())
+    throw fg::cli::UsageError("--bert: given with --text-encoder lstm, which uses no BERT");
   for (const auto& a : o.ablate)
     if (std::none_of(kAblations.begin(), kAblations.end(), [&](const auto& p) { return p.first == a; }))
       throw fg::cli::UsageError(fmt::format("--ablate: unknown term '{}' (known: {})", a, [] {
@@ -233,7 +262,27 @@ nlohmann::json options_json(const Options& o, const std::string& bert_dir) {
           {"stage1_batches", o.stage1_batches}, {"bert", bert_dir},         {"corpus", o.corpus},
           {"data", o.data},                     {"limit_train", o.limit_train}, {"limit_valid", o.limit_valid},
           {"limit_test", o.limit_test},         {"quick", o.quick},         {"device", o.device},
-          {"ablate", o.ablate},                 {"ablations", o.ablations}};
+          {"ablate", o.ablate},                 {"ablations", o.ablations},
+          {"text_encoder", o.text_encoder},     {"text_hidden", o.text_hidden}};
+}
+
+// Table 5's scores for some rows of a split: s_zm = cosine of h_m and G_m(z) (eq. 10's
+// exponent), and the prediction; the model in eval mode.
+struct CaseScores {
+  std::vector<double> s_zt, s_za, s_zv, prediction;
+};
+CaseScores case_scores(fg::models::Mmim& m, const fg::data::MultimodalSplit& split, const std::vector<std::int64_t>& rows,
+                       fg::Device device) {
+  const fg::data::Batch b = fg::data::gather_batch(split, rows, true, device);
+  fg::NoGradGuard ng;
+  const auto out = m.forward(b);
+  auto score = [&](const fg::losses::CpcLoss& cpc, const fg::Tensor& h) {
+    return fg::sum(fg::losses::l2_normalize(h, -1) * fg::losses::l2_normalize(cpc.predictor->forward(out.z), -1), 1)
+        .to(fg::Device::cpu())
+        .to_vector<double>();
+  };
+  return {score(*m.cpc_t, out.encodings[0]), score(*m.cpc_a, out.encodings[1]), score(*m.cpc_v, out.encodings[2]),
+          out.prediction.to(fg::Device::cpu()).to_vector<double>()};
 }
 
 int run(const Options& o) {
@@ -241,26 +290,56 @@ int run(const Options& o) {
   std::ostream& human = o.out == "-" ? std::cerr : std::cout;
   std::cerr << fmt::format("mmim: reading {}...\n", fg::harness::dataset_path(o));
   fg::harness::LoadedData d = fg::harness::load_data(o, {});
-  const std::vector<std::string> mods = {"text_bert", "acoustic", "visual"};
+  const std::vector<std::string>& names = d.data.train.modality_names;
+  auto has = [&](const std::string& m) { return std::find(names.begin(), names.end(), m) != names.end(); };
+  const char* source = o.data.empty() ? "--corpus" : "--data";
+  const bool use_bert = o.text_encoder == "bert" || (o.text_encoder == "auto" && has("text_bert"));
+  if (use_bert && !has("text_bert"))
+    throw fg::cli::UsageError(fmt::format("--text-encoder bert: {} has no BERT word pieces (the modality text_bert; it "
+                                          "has {}); use --text-encoder lstm",
+                                          source, fg::cli::join(names)));
+  const std::vector<std::string> mods = {use_bert ? "text_bert" : "text", "acoustic", "visual"};
   for (const auto& m : mods)
-    FG_CHECK(std::find(d.data.train.modality_names.begin(), d.data.train.modality_names.end(), m) !=
-                 d.data.train.modality_names.end(),
-             "{}: MMIM needs the modalities text_bert (BERT token ids), acoustic and visual; '{}' is missing (it has {})",
-             o.data.empty() ? "--corpus" : "--data", m, fg::cli::join(d.data.train.modality_names));
+    FG_CHECK(has(m), "{}: MMIM ({} text encoder) needs the modalities {}; '{}' is missing (it has {})", source,
+             use_bert ? "BERT" : "LSTM", fg::cli::join(mods), m, fg::cli::join(names));
+  // The synthetic corpus's truth (which modality expresses the sentiment in each test
+  // utterance) for the case study: the same generator call as load_data's, checked equal.
+  fg::Tensor expression;  // [N_test, M] e_m, the rows of the (subset) test split
+  if (o.case_study > 0 && fg::harness::dataset_path(o).empty()) {
+    fg::data::SyntheticConfig c;
+    c.seed = o.seed, c.train_size = o.train_size, c.valid_size = o.valid_size, c.test_size = o.test_size;
+    const fg::data::SyntheticDataset sd = fg::data::make_synthetic_dataset(c);
+    FG_CHECK(fg::max(fg::abs(sd.data.test.labels - d.data.test.labels)).item() == 0,
+             "mmim: the regenerated synthetic test split differs from the loaded one");
+    expression = sd.test_truth.expression;
+    d.data.test.ids.clear();  // the row numbers follow random_subset's selection below
+    for (std::int64_t i = 0; i < d.data.test.size(); ++i) d.data.test.ids.push_back(std::to_string(i));
+  }
   d.data.train = subset(d.data.train, o.limit_train, o.seed + 11);
   d.data.valid = subset(d.data.valid, o.limit_valid, o.seed + 12);
   d.data.test = subset(d.data.test, o.limit_test, o.seed + 13);
+  if (expression.defined()) {
+    std::vector<std::int64_t> rows;
+    for (const auto& id : d.data.test.ids) rows.push_back(std::stoll(id));
+    expression = fg::index_select(expression, 0, fg::from_vector(rows, {static_cast<std::int64_t>(rows.size())},
+                                                                 fg::TensorOptions{fg::DType::i64, fg::Device::cpu()}));
+  }
   d.info["train"] = d.data.train.size(), d.info["valid"] = d.data.valid.size(), d.info["test"] = d.data.test.size();
-  const std::string bert_dir = o.bert.empty() ? fg::harness::ensure_pretrained_bert(o.cache, o.text_dir, std::cerr, o.device)
-                                              : o.bert;
+  d.info["text_encoder"] = use_bert ? "bert" : "lstm";
+  const std::string bert_dir =
+      !use_bert ? "" : o.bert.empty() ? fg::harness::ensure_pretrained_bert(o.cache, o.text_dir, std::cerr, o.device) : o.bert;
   const fg::data::MultimodalSplit* train = &d.data.train;
   std::vector<std::shared_ptr<fg::models::Mmim>> built;  // every run's model (the first for the case study)
-  fg::harness::register_task("mmim", [&o, &built, bert_dir, train](const fg::harness::ModelSpec& spec) {
+  fg::harness::register_task("mmim", [&o, &built, bert_dir, train, use_bert](const fg::harness::ModelSpec& spec) {
     const fg::TensorOptions opts{fg::DType::f32, spec.device};
     auto dropout_gen = std::make_shared<fg::Generator>(fg::data::derive_seed(spec.seed, 2000));
     fg::Generator init(fg::data::derive_seed(spec.seed, 1000));
     fg::models::MmimConfig c;
     c.acoustic_dim = spec.input_dims.at(1), c.visual_dim = spec.input_dims.at(2);
+    if (!use_bert) {
+      c.text = "text", c.text_encoder = fg::models::TextEncoder::Lstm;
+      c.text_dim = spec.input_dims.at(0), c.text_hidden = o.text_hidden;
+    }
     c.rnn_hidden = o.rnn_hidden, c.encoder_out = o.encoder_out, c.fusion_dim = o.fusion_dim;
     c.encoder_dropout = c.fusion_dropout = o.dropout;
     c.lld_form = o.lld_form == "code" ? fg::losses::LogLikelihoodForm::MmimCode : fg::losses::LogLikelihoodForm::Full;
@@ -268,7 +347,7 @@ int run(const Options& o) {
     c.memory_batches = o.memory;
     c.cpc = o.cpc == "paper" ? fg::models::CpcNormalization::Paper : fg::models::CpcNormalization::Code;
     for (const auto& a : spec.config.value("ablate", std::vector<std::string>{})) apply_ablation(a, c);
-    auto bert = fg::models::load_bert(bert_dir, opts, dropout_gen);
+    auto bert = use_bert ? fg::models::load_bert(bert_dir, opts, dropout_gen) : nullptr;
     auto model = std::make_shared<fg::models::Mmim>(c, bert, init, opts, dropout_gen);
     built.push_back(model);
     fg::harness::MmimTaskOptions t;
@@ -320,18 +399,9 @@ int run(const Options& o) {
     const std::int64_t n = std::min<std::int64_t>(o.case_study, test.size());
     for (std::int64_t k = 0; k < n; ++k)
       rows.push_back(order[static_cast<std::size_t>(n == 1 ? 0 : k * (test.size() - 1) / (n - 1))]);
-    const fg::data::Batch b = fg::data::gather_batch(test, rows, true, fg::cli::device_flag(o.device));
     m.eval();
-    fg::NoGradGuard ng;
-    const auto out = m.forward(b);
-    auto score = [&](const fg::losses::CpcLoss& cpc, const fg::Tensor& h) {  // eq. 10's exponent, per row
-      return fg::sum(fg::losses::l2_normalize(h, -1) * fg::losses::l2_normalize(cpc.predictor->forward(out.z), -1), 1)
-          .to(fg::Device::cpu())
-          .to_vector<double>();
-    };
-    const auto st = score(*m.cpc_t, out.encodings[0]), sa = score(*m.cpc_a, out.encodings[1]),
-               sv = score(*m.cpc_v, out.encodings[2]);
-    const auto pred = out.prediction.to(fg::Device::cpu()).to_vector<double>();
+    const CaseScores cs = case_scores(m, test, rows, fg::cli::device_flag(o.device));
+    const auto &st = cs.s_zt, &sa = cs.s_za, &sv = cs.s_zv, &pred = cs.prediction;
     after_case = fmt::format("\ncase study ({}, seed {}; test utterances spread over the label range; s_zm = cosine of "
                              "h_m and G_m(z), eq. 10's exponent)\n{:>6} {:>6} {:>6} {:>6} {:>6}  text\n",
                              rep.runs[0].spec.name, rep.runs[0].seed, "truth", "pred", "s_zt", "s_za", "s_zv");
@@ -345,6 +415,39 @@ int run(const Options& o) {
                     {"prediction", pred[k]}, {"s_zt", st[k]}, {"s_za", sa[k]}, {"s_zv", sv[k]}});
     }
     rep.json["case_study"] = cj;
+    if (expression.defined()) {  // the synthetic corpus: scores against what each modality expresses
+      std::vector<std::int64_t> all(static_cast<std::size_t>(test.size()));
+      for (std::int64_t i = 0; i < test.size(); ++i) all[static_cast<std::size_t>(i)] = i;
+      const CaseScores a = case_scores(m, test, all, fg::cli::device_flag(o.device));
+      const auto e = expression.to(fg::DType::f64).to_vector<double>();  // [N, 3] text, acoustic, visual
+      const std::vector<std::string> mod = {"text", "acoustic", "visual"};
+      struct Group {
+        std::string name;
+        std::function<bool(std::size_t)> in;
+      };
+      std::vector<Group> groups = {{"all three express", [&](std::size_t r) {
+                                      return e[3 * r] == 1 && e[3 * r + 1] == 1 && e[3 * r + 2] == 1;
+                                    }}};
+      for (const char* what : {"silent", "contradicts"})
+        for (std::size_t m2 = 0; m2 < 3; ++m2) {
+          const double v = std::string(what) == "silent" ? 0.0 : -1.0;
+          groups.push_back({mod[m2] + " " + what, [&e, m2, v](std::size_t r) { return e[3 * r + m2] == v; }});
+        }
+      after_case += fmt::format("\nsynthetic truth (all {} test utterances; the generator's e_m: 1 expresses, 0 silent, "
+                                "-1 contradicts): mean CPC score per group\n{:<22} {:>5} {:>7} {:>7} {:>7}\n",
+                                test.size(), "group", "n", "s_zt", "s_za", "s_zv");
+      nlohmann::json gj = nlohmann::json::array();
+      for (const Group& g : groups) {
+        double t = 0, ac = 0, v = 0;
+        std::int64_t n = 0;
+        for (std::size_t r = 0; r < a.s_zt.size(); ++r)
+          if (g.in(r)) t += a.s_zt[r], ac += a.s_za[r], v += a.s_zv[r], ++n;
+        const double d = n > 0 ? static_cast<double>(n) : 1.0;
+        after_case += fmt::format("{:<22} {:>5} {:7.3f} {:7.3f} {:7.3f}\n", g.name, n, t / d, ac / d, v / d);
+        gj.push_back({{"group", g.name}, {"n", n}, {"s_zt", t / d}, {"s_za", ac / d}, {"s_zv", v / d}});
+      }
+      rep.json["case_study_synthetic"] = gj;
+    }
   }
   if (!o.trace.empty() && !rep.runs.empty()) {
     const std::int64_t spe = (d.data.train.size() + o.batch_size - 1) / o.batch_size;

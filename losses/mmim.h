@@ -67,6 +67,8 @@ class GmmEntropy {
   void remember(const Tensor& features, const Tensor& labels);
   void clear() { history_.clear(); }
   std::size_t history_size() const { return history_.size(); }
+  // The remembered (features, labels), oldest first (checkpoints read it and remember() it back).
+  const std::deque<std::pair<Tensor, Tensor>>& history() const { return history_; }
 
  private:
   GmmEntropyOptions opts_;

@@ -6,6 +6,9 @@
 //   - Algorithm 1: stage 1 changes only the predictors q, stage 2 never changes them;
 //   - the GMM memory: FIFO over batches, and a class too small for a covariance falls back to
 //     H = 0 (counted) instead of NaN, also at batch 2;
+//   - Table 4's BA rows (pairs removed or replaced by v->a): exactly which terms and
+//     parameters exist; the LSTM text encoder (corpora without word pieces);
+//   - the memory's FIFO across epochs and its checkpoint: --resume is bitwise;
 //   - bad input: clear errors.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -50,6 +53,9 @@ struct Tiny {
   std::shared_ptr<models::Mmim> model;
 };
 
+// The LSTM text encoder's sizes in the tiny model (text = the tiny split's "text" modality).
+constexpr std::int64_t kTextDim = 3, kTextHidden = 6;
+
 Tiny tiny_model(std::uint64_t seed = 1, models::MmimConfig c = {}) {
   models::BertConfig b;
   b.vocab_size = kVocab, b.hidden_size = kHidden, b.num_hidden_layers = 1, b.num_attention_heads = 2;
@@ -57,22 +63,24 @@ Tiny tiny_model(std::uint64_t seed = 1, models::MmimConfig c = {}) {
   b.attention_probs_dropout_prob = 0;
   b.initializer_range = 0.5;
   Generator g(seed);
-  auto bert = std::make_shared<models::BertModel>(b, g, f64_opts());
+  std::shared_ptr<models::BertModel> bert;
+  if (c.text_encoder == models::TextEncoder::Bert) bert = std::make_shared<models::BertModel>(b, g, f64_opts());
+  else c.text = "text", c.text_dim = kTextDim, c.text_hidden = kTextHidden;
   c.acoustic_dim = kA, c.visual_dim = kV, c.rnn_hidden = 5, c.encoder_out = 4, c.fusion_dim = 6;
   c.encoder_dropout = c.fusion_dropout = 0;
   auto m = std::make_shared<models::Mmim>(c, bert, g, f64_opts());
   return {c, m};
 }
 
-// n rows: text_bert [n, 6, 3], acoustic [n, 5, 3], visual [n, 4, 2], own lengths; labels with
-// both signs and some zeros.
+// n rows: text_bert [n, 6, 3], acoustic [n, 5, 3], visual [n, 4, 2], text [n, 6, 3] (features
+// for the LSTM text encoder), own lengths; labels with both signs and some zeros.
 data::MultimodalSplit tiny_split(std::int64_t n, std::uint64_t seed = 7, std::vector<float> labels = {}) {
   data::MultimodalSplit s;
   s.name = "train";
-  s.modality_names = {"text_bert", "acoustic", "visual"};
+  s.modality_names = {"text_bert", "acoustic", "visual", "text"};
   Generator g(seed);
-  const std::int64_t T[3] = {6, 5, 4}, D[3] = {3, kA, kV};
-  for (int m = 0; m < 3; ++m) {
+  const std::int64_t T[4] = {6, 5, 4, 6}, D[4] = {3, kA, kV, kTextDim};
+  for (int m = 0; m < 4; ++m) {
     std::vector<std::int64_t> lens;
     std::vector<float> v(static_cast<std::size_t>(n * T[m] * D[m]), 0.0f);
     const Tensor r = rand({n, T[m], D[m]}, g);
@@ -119,13 +127,20 @@ TEST_CASE("mmim: terms and every gradient match PyTorch from identical weights (
     models::CpcNormalization cpc;
     bool drop_zero;
     const char* name;
+    bool text_lstm = false;                      // the LSTM text encoder instead of BERT
+    std::vector<std::string> pairs = {"tv", "ta"};  // the BA pairs in use (Table 4's rows)
   };
   for (const Variant& var : {Variant{losses::LogLikelihoodForm::Full, models::CpcNormalization::Code, false, "paper-lld/code-cpc"},
                              Variant{losses::LogLikelihoodForm::MmimCode, models::CpcNormalization::Paper, true,
-                                     "code-lld/paper-cpc/drop-zero"}}) {
+                                     "code-lld/paper-cpc/drop-zero"},
+                             Variant{losses::LogLikelihoodForm::Full, models::CpcNormalization::Code, false,
+                                     "lstm-text/pairs t->v + v->a", true, {"tv", "va"}}}) {
     CAPTURE(var.name);
     models::MmimConfig c;
     c.lld_form = var.form, c.cpc = var.cpc, c.drop_zero_labels = var.drop_zero;
+    auto uses = [&](const char* p) { return std::find(var.pairs.begin(), var.pairs.end(), p) != var.pairs.end(); };
+    c.use_ba_tv = uses("tv"), c.use_ba_ta = uses("ta"), c.use_ba_va = uses("va");
+    if (var.text_lstm) c.text_encoder = models::TextEncoder::Lstm;
     Tiny t = tiny_model(3, c);
     t.model->eval();  // no dropout anywhere (all 0 anyway)
     const data::MultimodalSplit s = tiny_split(9);
@@ -134,6 +149,8 @@ TEST_CASE("mmim: terms and every gradient match PyTorch from identical weights (
     std::map<std::string, Tensor> io;
     for (const auto& [k, v] : t.model->named_parameters()) io["w." + k] = v.detach();
     io["in.text_bert"] = b.modality("text_bert");
+    io["in.text"] = b.modality("text");
+    io["in.text_len"] = b.modality_lengths[3];
     io["in.acoustic"] = b.modality("acoustic");
     io["in.visual"] = b.modality("visual");
     io["in.acoustic_len"] = b.modality_lengths[1];
@@ -144,7 +161,9 @@ TEST_CASE("mmim: terms and every gradient match PyTorch from identical weights (
                                 {"rnn_hidden", 5}, {"encoder_out", 4}, {"fusion_dim", 6},
                                 {"lld_form", var.form == losses::LogLikelihoodForm::Full ? "full" : "code"},
                                 {"cpc", var.cpc == models::CpcNormalization::Code ? "code" : "paper"},
-                                {"drop_zero", var.drop_zero}, {"alpha", alpha}, {"beta", beta}};
+                                {"drop_zero", var.drop_zero}, {"alpha", alpha}, {"beta", beta},
+                                {"text_encoder", var.text_lstm ? "lstm" : "bert"}, {"text_dim", kTextDim},
+                                {"text_hidden", kTextHidden}, {"pairs", var.pairs}};
     const fs::path dir = fs::temp_directory_path() / fmt::format("fg_mmim_ref_{}", ::getpid());
     fs::create_directories(dir);
     save_safetensors((dir / "in.safetensors").string(), io, {{"config", cfg.dump()}});
@@ -161,13 +180,21 @@ TEST_CASE("mmim: terms and every gradient match PyTorch from identical weights (
     t.model->train();
     const harness::Loss l = task.loss(b);
     double worst_term = 0, worst_grad = 0;
+    int terms_compared = 0;
     for (const auto& [name, v] : l.terms) {
       if (!ref.count("out." + name)) continue;
+      ++terms_compared;
       const double e = std::abs(v.item() - ref.at("out." + name).item()) / std::max(1.0, std::abs(v.item()));
       CHECK_MESSAGE(e < 1e-9, name, " ours ", v.item(), " torch ", ref.at("out." + name).item());
       worst_term = std::max(worst_term, e);
     }
+    CHECK(terms_compared == 1 + 2 * static_cast<int>(var.pairs.size()));  // l1 and each pair's lld and H
     CHECK(std::abs(l.total.item() - ref.at("out.total").item()) < 1e-9 * std::max(1.0, std::abs(l.total.item())));
+    for (const char* k : {"cpc_t", "cpc_a", "cpc_v"}) {  // summed in "cpc" by the task: compare the model's own
+      const models::MmimTerms mt = t.model->terms(b, t.model->forward(b));
+      const Tensor v = std::string(k) == "cpc_t" ? mt.cpc_t : std::string(k) == "cpc_a" ? mt.cpc_a : mt.cpc_v;
+      CHECK_MESSAGE(std::abs(v.item() - ref.at(std::string("out.") + k).item()) < 1e-9, k);
+    }
     l.total.backward();
     int compared = 0;
     for (const auto& [name, p] : t.model->named_parameters()) {
@@ -182,7 +209,7 @@ TEST_CASE("mmim: terms and every gradient match PyTorch from identical weights (
       worst_grad = std::max(worst_grad, e);
       ++compared;
     }
-    CHECK(compared > 40);
+    CHECK(compared > (var.text_lstm ? 25 : 40));
     // stage 1: L_lld's gradients reach only q
     for (const Tensor& p : t.model->parameters()) p.zero_grad();
     std::vector<Tensor> h;
@@ -423,4 +450,264 @@ TEST_CASE("mmim: the single-Gaussian ablation's H is 1/2 log det of all rows' co
   // and its gradient reaches the encodings
   terms.h_v.backward();
   CHECK(u.model->visual_out->weight.grad().defined());
+}
+
+namespace {
+// The parameter count of the modules named `prefix` (top-level) of a model.
+std::int64_t params_under(const nn::Module& m, const std::string& prefix) {
+  std::int64_t n = 0;
+  for (const auto& [k, v] : m.named_parameters())
+    if (k.rfind(prefix + ".", 0) == 0) n += v.numel();
+  return n;
+}
+std::int64_t all_params(const nn::Module& m) {
+  std::int64_t n = 0;
+  for (const auto& [k, v] : m.named_parameters()) n += v.numel();
+  return n;
+}
+}  // namespace
+
+TEST_CASE("mmim: Table 4's BA rows (pairs removed or replaced by v->a) change exactly which terms and parameters exist") {
+  const data::MultimodalSplit s = tiny_split(12);
+  const data::Batch b = all_rows(s);
+  const Tiny base = tiny_model(9);
+  const auto base_out = base.model->forward(b);
+  const models::MmimTerms base_terms = base.model->terms(b, base_out);
+  // sizes by hand: GaussianPredictor(i, o) = two MLPs Linear(i, o) ReLU Linear(o, o); projection Linear(4, 1)
+  const std::int64_t e = 4, q_t = 2 * (kHidden * e + e + e * e + e), q_v = 2 * (e * e + e + e * e + e), prj = e / 4 * e + e / 4;
+  CHECK(params_under(*base.model, "q_tv") == q_t);
+  CHECK(params_under(*base.model, "entropy_prj_v") == prj);
+  const std::int64_t no_pairs = all_params(*base.model) - 2 * (q_t + prj);
+  struct Row {
+    const char* name;  // the paper's row
+    bool tv, ta, va;
+    std::vector<std::string> terms, modules;
+    std::int64_t pair_params;
+  };
+  const std::vector<Row> rows = {
+      {"MMIM (t,v + t,a)", true, true, false, {"lld_tv", "h_v", "lld_ta", "h_a"},
+       {"q_tv", "entropy_prj_v", "q_ta", "entropy_prj_a"}, 2 * (q_t + prj)},
+      {"I_BA^{t,v}", true, false, false, {"lld_tv", "h_v"}, {"q_tv", "entropy_prj_v"}, q_t + prj},
+      {"I_BA^{t,a}", false, true, false, {"lld_ta", "h_a"}, {"q_ta", "entropy_prj_a"}, q_t + prj},
+      {"I_BA^{v,a}", false, false, true, {"lld_va", "h_va"}, {"q_va", "entropy_prj_va"}, q_v + prj},
+      {"I_BA^{t,a} + I_BA^{v,a}", false, true, true, {"lld_ta", "h_a", "lld_va", "h_va"},
+       {"q_ta", "entropy_prj_a", "q_va", "entropy_prj_va"}, q_t + q_v + 2 * prj},
+      {"I_BA^{t,v} + I_BA^{v,a}", true, false, true, {"lld_tv", "h_v", "lld_va", "h_va"},
+       {"q_tv", "entropy_prj_v", "q_va", "entropy_prj_va"}, q_t + q_v + 2 * prj},
+      {"all three", true, true, true, {"lld_tv", "h_v", "lld_ta", "h_a", "lld_va", "h_va"},
+       {"q_tv", "entropy_prj_v", "q_ta", "entropy_prj_a", "q_va", "entropy_prj_va"}, 2 * q_t + q_v + 3 * prj},
+      {"None", false, false, false, {}, {}, 0}};
+  const std::set<std::string> pair_modules = {"q_tv", "q_ta", "q_va", "entropy_prj_v", "entropy_prj_a", "entropy_prj_va"};
+  for (const Row& r : rows) {
+    CAPTURE(r.name);
+    models::MmimConfig c;
+    c.use_ba_tv = r.tv, c.use_ba_ta = r.ta, c.use_ba_va = r.va;
+    Tiny t = tiny_model(9, c);
+    // parameters: exactly the row's modules, with their sizes
+    std::set<std::string> mods;
+    for (const auto& [k, v] : t.model->named_parameters()) {
+      const std::string top = k.substr(0, k.find('.'));
+      if (pair_modules.count(top)) mods.insert(top);
+    }
+    CHECK(mods == std::set<std::string>(r.modules.begin(), r.modules.end()));
+    CHECK(all_params(*t.model) == no_pairs + r.pair_params);
+    std::int64_t predictors = 0;
+    for (const Tensor& p : t.model->predictor_parameters()) predictors += p.numel();
+    CHECK(predictors == r.pair_params);  // the stage-1 group is exactly the pairs' modules
+    // terms: exactly the row's, then the three CPC terms
+    auto out = t.model->forward(b);
+    const models::MmimTerms terms = t.model->terms(b, out);
+    std::vector<std::string> want = r.terms;
+    for (const char* k : {"cpc_t", "cpc_a", "cpc_v"}) want.push_back(k);
+    CHECK(terms.present == want);
+    // the pairs kept from the default have the default's values (same initial weights); v->a by hand
+    if (r.tv) CHECK(terms.lld_tv.item() == doctest::Approx(base_terms.lld_tv.item()).epsilon(1e-12));
+    if (r.ta) CHECK(terms.h_a.item() == doctest::Approx(base_terms.h_a.item()).epsilon(1e-12));
+    if (!r.tv) CHECK(terms.lld_tv.item() == 0.0);
+    if (!r.ta) CHECK(terms.h_a.item() == 0.0);
+    if (r.va) {
+      const Tensor &h_a = out.encodings[1], &h_v = out.encodings[2];
+      CHECK(terms.lld_va.item() == doctest::Approx(t.model->q_va->log_likelihood(h_v, h_a, c.lld_form).item()).epsilon(1e-12));
+      const losses::GmmEntropy ref(losses::GmmEntropyOptions{1, 1e-6, true});
+      CHECK(terms.h_va.item() ==
+            doctest::Approx(ref.estimate(tanh(t.model->entropy_prj_va->forward(h_a)), b.labels.to(DType::f64)).item())
+                .epsilon(1e-12));
+      CHECK(terms.h_va.item() != 0.0);
+    } else {
+      CHECK(t.model->q_va == nullptr);
+      CHECK(terms.lld_va.item() == 0.0);
+      CHECK(terms.h_va.item() == 0.0);
+    }
+    CHECK(terms.bound().item() == doctest::Approx((terms.lld_tv + terms.h_v + terms.lld_ta + terms.h_a + terms.lld_va +
+                                                   terms.h_va)
+                                                      .item())
+                                      .epsilon(1e-12));
+    // the task's logged terms: l1, cpc, ba, the row's BA terms, h_skipped
+    harness::MmimTask task(t.model, {});
+    const harness::Loss l = task.loss(b);
+    std::vector<std::string> names;
+    for (const auto& [k, v] : l.terms) names.push_back(k);
+    std::vector<std::string> want_names = {"l1", "cpc", "ba"};
+    for (const char* k : {"lld_tv", "lld_ta", "lld_va", "h_v", "h_a", "h_va"})
+      if (std::find(r.terms.begin(), r.terms.end(), k) != r.terms.end()) want_names.push_back(k);
+    want_names.push_back("h_skipped");
+    CHECK(names == want_names);
+    // stage 1 moves exactly the row's predictors q (not the projections: no L_lld gradient)
+    const auto before = snapshot(*t.model);
+    task.stage1_step(b, 1.0);
+    const auto after = snapshot(*t.model);
+    std::set<std::string> moved, want_moved;
+    for (const auto& [k, v] : before)
+      if (fg::test::max_abs_diff(v, after.at(k)) > 0) moved.insert(k.substr(0, k.find('.')));
+    for (const auto& m : r.modules)
+      if (m.rfind("q_", 0) == 0) want_moved.insert(m);
+    CHECK(moved == want_moved);
+  }
+  // the CPC flags: the term and its G's parameters go
+  for (const char* k : {"cpc_t", "cpc_a", "cpc_v"}) {
+    CAPTURE(k);
+    models::MmimConfig c;
+    c.use_cpc_t = std::string(k) != "cpc_t", c.use_cpc_a = std::string(k) != "cpc_a", c.use_cpc_v = std::string(k) != "cpc_v";
+    Tiny t = tiny_model(9, c);
+    CHECK(params_under(*t.model, k) == 0);
+    CHECK(all_params(*t.model) == all_params(*base.model) - params_under(*base.model, k));
+    auto out = t.model->forward(b);
+    const auto present = t.model->terms(b, out).present;
+    CHECK(std::find(present.begin(), present.end(), k) == present.end());
+    CHECK(present.size() == base_terms.present.size() - 1);
+  }
+  // no history (--memory 0): nothing is remembered and the task checkpoints no memory
+  models::MmimConfig c;
+  c.memory_batches = 0;
+  Tiny t = tiny_model(9, c);
+  t.model->remember(b, t.model->forward(b));
+  CHECK(t.model->memory_size() == 0);
+  harness::MmimTask task(t.model, {});
+  for (const auto& [k, v] : task.module().state_dict()) CHECK_MESSAGE(k.find("gmm_memory") == std::string::npos, k);
+}
+
+TEST_CASE("mmim: the GMM memory is a FIFO across batches and epochs (kept over an epoch's start), held in the task's buffers") {
+  models::MmimConfig c;
+  c.memory_batches = 2;
+  Tiny t = tiny_model(11, c);
+  const data::MultimodalSplit s = tiny_split(16);
+  harness::MmimTaskOptions o;
+  o.stage1_split = &s, o.batch_size = 8;
+  harness::MmimTask task(t.model, o);
+  REQUIRE(task.steps_per_epoch() == 2);
+  optim::Adam main_opt(t.model->main_parameters(), optim::AdamOptions{});
+  harness::StepContext ctx{main_opt, 1.0, [](const std::string& k, double v) { REQUIRE_MESSAGE(std::isfinite(v), k); }};
+  const std::vector<std::vector<std::int64_t>> rows = {
+      {0, 1, 2, 3, 4, 5, 6, 7}, {8, 9, 10, 11, 12, 13, 14, 15}, {15, 3, 9, 0, 12, 6, 1, 10}, {2, 4, 5, 7, 8, 11, 13, 14}};
+  std::vector<data::Batch> batches;
+  for (const auto& r : rows) batches.push_back(data::gather_batch(s, r));
+  // the labels of what each pair remembers, oldest first
+  auto remembered = [&] {
+    std::vector<std::vector<std::vector<double>>> out;  // pair -> batch -> labels
+    for (const auto& m : t.model->memory()) {
+      std::vector<std::vector<double>> p;
+      for (const auto& [f, l] : m.batches) p.push_back(l.to_vector<double>());
+      out.push_back(p);
+    }
+    return out;
+  };
+  auto labels = [&](std::size_t i) { return batches[i].labels.to(DType::f64).to_vector<double>(); };
+  task.train_step(batches[0], ctx);
+  CHECK(remembered() == std::vector<std::vector<std::vector<double>>>(2, {labels(0)}));
+  task.train_step(batches[1], ctx);  // the end of epoch 1
+  CHECK(remembered() == std::vector<std::vector<std::vector<double>>>(2, {labels(0), labels(1)}));
+  task.train_step(batches[2], ctx);  // epoch 2's first step (stage 1 runs first): the oldest goes, epoch 1's last stays
+  CHECK(remembered() == std::vector<std::vector<std::vector<double>>>(2, {labels(1), labels(2)}));
+  task.train_step(batches[3], ctx);
+  CHECK(remembered() == std::vector<std::vector<std::vector<double>>>(2, {labels(2), labels(3)}));
+  // the task's buffers hold exactly the model's memory (what a checkpoint saves)
+  const auto state = task.module().state_dict();
+  REQUIRE(state.count("gmm_memory_tv_rows"));
+  CHECK(state.at("gmm_memory_tv_rows").to_vector<std::int64_t>() == std::vector<std::int64_t>{8, 8});
+  const auto mem = t.model->memory();
+  CHECK(fg::test::max_abs_diff(slice(state.at("gmm_memory_ta_features"), 0, 0, 16),
+                               concat({mem[1].batches[0].first, mem[1].batches[1].first}, 0)) == 0);
+  CHECK(fg::test::max_abs_diff(slice(state.at("gmm_memory_ta_labels"), 0, 8, 8), batches[3].labels.to(DType::f64)) == 0);
+  // set_memory(memory()) restores it exactly; bad restorations are named
+  const models::MmimTerms before = t.model->terms(batches[0], t.model->forward(batches[0]));
+  t.model->clear_memory();
+  t.model->set_memory(mem);
+  const models::MmimTerms after = t.model->terms(batches[0], t.model->forward(batches[0]));
+  CHECK(after.h_v.item() == before.h_v.item());
+  CHECK(after.h_a.item() == before.h_a.item());
+  auto bad = mem;
+  bad[0].pair = "va";
+  CHECK(contains(error_of([&] { t.model->set_memory(bad); }), "pair 'va'"));
+  bad = mem;
+  bad[0].batches.push_back(bad[0].batches[0]);
+  CHECK(contains(error_of([&] { t.model->set_memory(bad); }), "at most 2"));
+}
+
+TEST_CASE("mmim: --resume is bitwise identical to an uninterrupted run (the checkpoint holds the GMM memory)") {
+  const data::MultimodalSplit train = tiny_split(16, 31);
+  data::MultimodalSplit valid = tiny_split(8, 32);
+  valid.name = "valid";
+  const fs::path dir = fs::temp_directory_path() / fmt::format("fg_mmim_resume_{}", ::getpid());
+  fs::create_directories(dir);
+  auto fit_for = [&](std::int64_t epochs, const fs::path& ckpt, bool resume) {
+    models::MmimConfig c;
+    c.memory_batches = 2;
+    Tiny t = tiny_model(14, c);
+    harness::MmimTaskOptions o;
+    o.stage1_split = &train, o.batch_size = 4;
+    harness::MmimTask task(t.model, o);
+    harness::TrainOptions to;
+    to.epochs = epochs, to.batch_size = 4, to.quiet = true, to.clip = 1.0, to.checkpoint = ckpt.string(),
+    to.resume = resume;
+    std::ostringstream log;
+    return harness::fit(task, train, valid, to, log);
+  };
+  const harness::FitResult full = fit_for(3, dir / "a.safetensors", false);
+  fit_for(1, dir / "b.safetensors", false);
+  const auto saved = load_safetensors((dir / "b.safetensors").string()).tensors;
+  CHECK(saved.count("model/gmm_memory_tv_features"));
+  REQUIRE(saved.count("model/gmm_memory_ta_rows"));
+  CHECK(saved.at("model/gmm_memory_ta_rows").to_vector<std::int64_t>() == std::vector<std::int64_t>{4, 4});
+  const harness::FitResult resumed = fit_for(3, dir / "b.safetensors", true);
+  fs::remove_all(dir);
+  CHECK(resumed.resumed);
+  REQUIRE(resumed.step_losses.size() == full.step_losses.size());
+  for (std::size_t i = 0; i < full.step_losses.size(); ++i)
+    CHECK_MESSAGE(resumed.step_losses[i] == full.step_losses[i], "step ", i);  // bitwise
+  CHECK(resumed.best_valid.mae == full.best_valid.mae);
+}
+
+TEST_CASE("mmim: the LSTM text encoder (corpora without word pieces) and its errors") {
+  models::MmimConfig c;
+  c.text_encoder = models::TextEncoder::Lstm;
+  Tiny t = tiny_model(15, c);
+  CHECK(t.model->bert == nullptr);
+  CHECK(t.model->bert_parameters().empty());
+  CHECK(params_under(*t.model, "text_rnn") == 4 * kTextHidden * (kTextDim + kTextHidden + 2));
+  CHECK(params_under(*t.model, "bert") == 0);
+  const data::MultimodalSplit s = tiny_split(8);
+  const data::Batch b = all_rows(s);
+  const auto out = t.model->forward(b);
+  CHECK(out.encodings[0].size(1) == kTextHidden);
+  // training steps through the task (no BERT optimizer parameters) stay finite and move the text LSTM
+  harness::MmimTask task(t.model, {});
+  optim::Adam main_opt(t.model->main_parameters(), optim::AdamOptions{});
+  harness::StepContext ctx{main_opt, 1.0, [](const std::string& k, double v) { REQUIRE_MESSAGE(std::isfinite(v), k); }};
+  const auto before = snapshot(*t.model);
+  CHECK(std::isfinite(task.train_step(b, ctx).total));
+  CHECK(fg::test::max_abs_diff(before.at("text_rnn.weight_ih_l0"), snapshot(*t.model).at("text_rnn.weight_ih_l0")) > 0);
+  // errors: the wrong width, BERT asked for without one, a BERT given to the LSTM encoder
+  data::MultimodalSplit bad = s;
+  bad.features[3] = slice(s.features[3], 2, 0, 2);
+  CHECK(contains(error_of([&] { t.model->forward(all_rows(bad)); }), "'text' must be [B, T, 3]"));
+  Generator g(1);
+  models::MmimConfig cb;
+  CHECK(contains(error_of([&] { models::Mmim(cb, nullptr, g, f64_opts()); }), "no BERT"));
+  models::BertConfig bc;
+  bc.vocab_size = kVocab, bc.hidden_size = kHidden, bc.num_hidden_layers = 1, bc.num_attention_heads = 2;
+  bc.intermediate_size = 12, bc.max_position_embeddings = 16;
+  auto bert = std::make_shared<models::BertModel>(bc, g, f64_opts());
+  CHECK(contains(error_of([&] { models::Mmim(c, bert, g, f64_opts()); }), "text_encoder is Lstm"));
+  c.text_hidden = 0;
+  CHECK(contains(error_of([&] { c.validate(); }), "--text-hidden"));
 }

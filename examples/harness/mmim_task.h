@@ -16,7 +16,13 @@
 //            Then the GMM memory takes this batch (FIFO of --memory batches).
 // Extra optimizers "predictors" and "bert" are checkpointed; the epoch counter of stage 1 is
 // the buffer "mmim_task_steps" of module() (so a resumed run knows where its epoch starts).
-// The GMM memory is not checkpointed: a resumed run starts with an empty memory.
+// The GMM memory is checkpointed too, as buffers of module() per BA pair in use:
+// "gmm_memory_<pair>_features" [memory * cap, k] (model dtype), "..._labels" [memory * cap]
+// (f64) and "..._rows" [memory] (int64, rows of each remembered batch oldest first, -1 =
+// empty), cap = batch_size (twice that with the single Gaussian, whose rows are duplicated).
+// Each step writes the memory there; a step that finds the step counter changed behind its
+// back (a checkpoint was loaded: --resume) first restores the memory from them, so a resumed
+// run is bitwise identical to an uninterrupted one on the CPU.
 #pragma once
 
 #include <cstdint>
@@ -71,6 +77,16 @@ class MmimTask : public Task {
   std::unique_ptr<optim::Adam> opt_q_, opt_bert_;
   Tensor steps_;  // int64 scalar buffer: stage-2 steps done
   std::int64_t steps_per_epoch_ = 0;
+  // the GMM memory's buffers (see the header comment)
+  struct MemoryBuffers {
+    std::string pair;
+    Tensor features, labels, rows;
+  };
+  std::vector<MemoryBuffers> memory_;
+  std::int64_t memory_cap_ = 0;
+  std::int64_t synced_step_ = 0;  // the step counter when the buffers last matched the model's memory
+  void save_memory();
+  void restore_memory();
   models::SentimentOutput last_out_;
   StepOutput last_;
 };

@@ -5,7 +5,10 @@ and every parameter's gradient of both in float64, and writes them back.
 Run by the test: python3 mmim_torch_check.py IN.safetensors OUT.safetensors
 Metadata of IN: config (JSON): hidden, layers, heads, intermediate, vocab, max_pos,
 acoustic_dim, visual_dim, rnn_hidden, encoder_out, fusion_dim, lld_form (full|code),
-cpc (code|paper), drop_zero (bool), alpha, beta.
+cpc (code|paper), drop_zero (bool), alpha, beta; text_encoder (bert|lstm; lstm: an LSTM over
+the `text` features, text_dim -> text_hidden, then Linear, in place of BERT), pairs (the BA pairs
+in use among tv, ta, va; va = q(h_a | h_v) with its own entropy projection of h_a, the code's
+add_va). Modules of pairs not in use do not exist (strict loading checks the C++ side agrees).
 The model follows the authors' code (RNNEncoder, SubNet, MMILB, CPC) with eval-mode dropout.
 """
 import json
@@ -44,11 +47,18 @@ class Cpc(nn.Module):
 class Mmim(nn.Module):
     def __init__(self, c):
         super().__init__()
-        bc = Cfg(vocab_size=c["vocab"], hidden_size=c["hidden"], num_hidden_layers=c["layers"],
-                 num_attention_heads=c["heads"], intermediate_size=c["intermediate"],
-                 max_position_embeddings=c["max_pos"], type_vocab_size=2, layer_norm_eps=1e-12, pad_token_id=0)
-        self.bert = BertModel(bc)
-        H, e, f = c["hidden"], c["encoder_out"], c["fusion_dim"]
+        if c.get("text_encoder", "bert") == "bert":
+            bc = Cfg(vocab_size=c["vocab"], hidden_size=c["hidden"], num_hidden_layers=c["layers"],
+                     num_attention_heads=c["heads"], intermediate_size=c["intermediate"],
+                     max_position_embeddings=c["max_pos"], type_vocab_size=2, layer_norm_eps=1e-12, pad_token_id=0)
+            self.bert = BertModel(bc)
+            H = c["hidden"]
+        else:
+            H = c["text_hidden"]
+            self.text_rnn = nn.LSTM(c["text_dim"], H, batch_first=True)
+            self.text_out = nn.Linear(H, H)
+        e, f = c["encoder_out"], c["fusion_dim"]
+        pairs = c.get("pairs", ["tv", "ta"])
         self.acoustic_rnn = nn.LSTM(c["acoustic_dim"], c["rnn_hidden"], batch_first=True)
         self.visual_rnn = nn.LSTM(c["visual_dim"], c["rnn_hidden"], batch_first=True)
         self.acoustic_out = nn.Linear(c["rnn_hidden"], e)
@@ -56,8 +66,12 @@ class Mmim(nn.Module):
         self.fusion_1 = nn.Linear(H + 2 * e, f)
         self.fusion_2 = nn.Linear(f, f)
         self.head = nn.Linear(f, 1)
-        self.q_tv, self.q_ta = Predictor(H, e), Predictor(H, e)
-        self.entropy_prj_v, self.entropy_prj_a = nn.Linear(e, e // 4), nn.Linear(e, e // 4)
+        if "tv" in pairs:
+            self.q_tv, self.entropy_prj_v = Predictor(H, e), nn.Linear(e, e // 4)
+        if "ta" in pairs:
+            self.q_ta, self.entropy_prj_a = Predictor(H, e), nn.Linear(e, e // 4)
+        if "va" in pairs:
+            self.q_va, self.entropy_prj_va = Predictor(e, e), nn.Linear(e, e // 4)
         self.cpc_t, self.cpc_a, self.cpc_v = Cpc(f, H), Cpc(f, e), Cpc(f, e)
 
 
@@ -107,13 +121,18 @@ def main():
     model.load_state_dict(params, strict=True)
     tb = tensors["in.text_bert"]
     ids, mask, seg = tb[..., 0].long(), tb[..., 1].long(), tb[..., 2].long()
+    xt, lt = tensors["in.text"].double(), tensors["in.text_len"].long()
+    pairs = c.get("pairs", ["tv", "ta"])
     xa, xv = tensors["in.acoustic"].double(), tensors["in.visual"].double()
     la, lv = tensors["in.acoustic_len"].long(), tensors["in.visual_len"].long()
     y = tensors["in.labels"].double()
 
     def encode():
-        e = model.bert.embeddings(ids, seg)
-        h_t = model.bert.encoder(e, hf_extended_mask(mask))[:, 0]
+        if c.get("text_encoder", "bert") == "bert":
+            e = model.bert.embeddings(ids, seg)
+            h_t = model.bert.encoder(e, hf_extended_mask(mask))[:, 0]
+        else:
+            h_t = rnn(model.text_rnn, model.text_out, xt, lt)
         return h_t, rnn(model.acoustic_rnn, model.acoustic_out, xa, la), rnn(model.visual_rnn, model.visual_out, xv, lv)
 
     out = {}
@@ -122,11 +141,19 @@ def main():
     z = torch.tanh(model.fusion_2(torch.tanh(model.fusion_1(torch.cat([h_t, h_a, h_v], 1)))))
     pred = model.head(z).squeeze(-1)
     terms = {"l1": (pred - y).abs().mean(),
-             "lld_tv": lld(model.q_tv, h_t, h_v, c["lld_form"]), "lld_ta": lld(model.q_ta, h_t, h_a, c["lld_form"]),
-             "h_v": entropy(model.entropy_prj_v, h_v, y, c), "h_a": entropy(model.entropy_prj_a, h_a, y, c),
              "cpc_t": cpc(model.cpc_t, z, h_t, c), "cpc_a": cpc(model.cpc_a, z, h_a, c),
              "cpc_v": cpc(model.cpc_v, z, h_v, c)}
-    bound = terms["lld_tv"] + terms["h_v"] + terms["lld_ta"] + terms["h_a"]
+    bound = 0
+    if "tv" in pairs:
+        terms["lld_tv"], terms["h_v"] = lld(model.q_tv, h_t, h_v, c["lld_form"]), entropy(model.entropy_prj_v, h_v, y, c)
+        bound = bound + terms["lld_tv"] + terms["h_v"]
+    if "ta" in pairs:
+        terms["lld_ta"], terms["h_a"] = lld(model.q_ta, h_t, h_a, c["lld_form"]), entropy(model.entropy_prj_a, h_a, y, c)
+        bound = bound + terms["lld_ta"] + terms["h_a"]
+    if "va" in pairs:
+        terms["lld_va"] = lld(model.q_va, h_v, h_a, c["lld_form"])
+        terms["h_va"] = entropy(model.entropy_prj_va, h_a, y, c)
+        bound = bound + terms["lld_va"] + terms["h_va"]
     total = terms["l1"] + c["alpha"] * (terms["cpc_t"] + terms["cpc_a"] + terms["cpc_v"]) - c["beta"] * bound
     total.backward()
     out["out.prediction"] = pred.detach().numpy()
@@ -140,7 +167,13 @@ def main():
     # stage 1: L_lld with the encodings detached
     with torch.no_grad():
         h_t, h_a, h_v = encode()
-    l1 = -(lld(model.q_tv, h_t, h_v, c["lld_form"]) + lld(model.q_ta, h_t, h_a, c["lld_form"]))
+    l1 = 0
+    if "tv" in pairs:
+        l1 = l1 - lld(model.q_tv, h_t, h_v, c["lld_form"])
+    if "ta" in pairs:
+        l1 = l1 - lld(model.q_ta, h_t, h_a, c["lld_form"])
+    if "va" in pairs:
+        l1 = l1 - lld(model.q_va, h_v, h_a, c["lld_form"])
     l1.backward()
     out["out.stage1"] = l1.detach().numpy()
     for name, p in model.named_parameters():
