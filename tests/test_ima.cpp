@@ -440,3 +440,51 @@ TEST_CASE("ima model sizes: Table 4's counts for the paper's sizes (d = 50)") {
   CHECK(jenc == 783000);                            // Table 4: 783,000
   CHECK(j.joint_encoder->num_parameters() == 1309300);  // Table 4: 1,309,300
 }
+
+// ------------------------------------------------------------------ the example's flags
+#ifdef FG_BIN_IMA
+#include <sys/wait.h>
+
+#include <cstdio>
+
+namespace {
+struct Ran {
+  int code = -1;
+  std::string output;  // stdout and stderr
+};
+Ran run_ima(const std::string& args) {
+  Ran r;
+  FILE* p = popen((std::string(FG_BIN_IMA) + " " + args + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, p)) r.output += buf;
+  const int st = pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+}  // namespace
+
+TEST_CASE("ima example: bad flags exit 2 naming the flag; a missing digit cache exits 1 saying how to build it") {
+  auto r = run_ima("--rho 0.8,1.5");
+  CHECK(r.code == 2);
+  CHECK(contains(r.output, "ima: error: --rho: every value must lie in (0, 1), got 1.5"));
+  r = run_ima("--rho 0.8");
+  CHECK(r.code == 2);
+  CHECK(contains(r.output, "--rho: expected 2 values (image, speech), got 1"));
+  r = run_ima("--models ima,vae");
+  CHECK(r.code == 2);
+  CHECK(contains(r.output, "--models: 'vae' is unknown: expected ima, jmvae, mvae or dae"));
+  r = run_ima("--stages 0");
+  CHECK(r.code == 2);
+  CHECK(contains(r.output, "--stages"));
+  r = run_ima("--resume --checkpoint x.ckpt");
+  CHECK(r.code == 2);
+  CHECK(contains(r.output, "--resume: the ima study does not resume runs"));
+  r = run_ima("--out /nonexistent-folder-ima/x.json");
+  CHECK(r.code == 2);
+  CHECK(contains(r.output, "--out"));
+  r = run_ima("--digits-cache /nonexistent-folder-ima --quick");
+  CHECK(r.code == 1);
+  CHECK(contains(r.output, "run tools/build_digits.sh"));
+}
+#endif
