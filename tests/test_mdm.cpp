@@ -1,7 +1,8 @@
 // tests/test_mdm.cpp: paper 002's MDM add-on (examples/harness/mdm_task.h, data/permute.h,
 // examples/mdm.cpp): the critic's marginal samples are encoder outputs of permuted inputs,
 // Algorithm 1's alternation, each bound's sign in the total loss, a short L_W run whose bound
-// estimate rises, the gradcheck of eq. 8 as printed, and mdm's flag errors.
+// estimate rises, the gradcheck of eq. 8 as printed, mdm's flag errors, the shared row subset
+// (--limit-*) and Table 3's --interpret rows.
 #define FG_MDM_NO_MAIN
 #include "examples/mdm.cpp"
 
@@ -281,6 +282,9 @@ TEST_CASE("mdm: bad flags are usage errors naming the flag") {
   CHECK(fg::test::contains(err({"--unroll", "0"}), "--unroll"));
   CHECK(fg::test::contains(err({"--lrs", "0.001,-1"}), "--lrs"));
   CHECK(fg::test::contains(err({"--lambda", "nan"}), "--lambda"));
+  CHECK(fg::test::contains(err({"--limit-train", "100"}), "--limit-train/--limit-valid/--limit-test: for a loaded corpus"));
+  CHECK(fg::test::contains(err({"--interpret", "-1"}), "--interpret"));
+  CHECK(fg::test::contains(err({"--limit-test", "-5", "--corpus", "reviews"}), "--limit-test"));
   CHECK(err({"--quick"}).empty());
 }
 
@@ -298,4 +302,98 @@ TEST_CASE("mdm: Figure 2's picture draws one line per kept modality set over the
   std::size_t lines = 0;
   for (std::size_t p = svg.find("<polyline"); p != std::string::npos; p = svg.find("<polyline", p + 1)) ++lines;
   CHECK(lines == 3);  // A, V (one point: the missing mean is left out), A+V
+}
+
+TEST_CASE("random_subset: n rows in their order, every per-row field (strings included) follows its row") {
+  fg::data::MultimodalSplit s = tiny().data.train;
+  const std::int64_t N = s.size();
+  for (std::int64_t i = 0; i < N; ++i) s.ids.push_back(fmt::format("u{}", i)), s.raw_text.push_back(fmt::format("words {}", i));
+  const auto r = fg::data::random_subset(s, 10, 5);
+  REQUIRE(r.size() == 10);
+  r.validate();
+  std::vector<std::int64_t> rows;
+  for (const auto& id : r.ids) rows.push_back(std::stoll(id.substr(1)));
+  CHECK(std::is_sorted(rows.begin(), rows.end()));
+  CHECK(std::adjacent_find(rows.begin(), rows.end()) == rows.end());
+  const auto lab = s.labels.to_vector<float>(), rlab = r.labels.to_vector<float>();
+  const auto len = s.lengths.to_vector<std::int64_t>(), rlen = r.lengths.to_vector<std::int64_t>();
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const auto i = static_cast<std::size_t>(rows[k]);
+    CHECK(r.raw_text[k] == s.raw_text[i]);
+    CHECK(rlab[k] == lab[i]);
+    CHECK(rlen[k] == len[i]);
+    for (std::size_t m = 0; m < s.features.size(); ++m)
+      CHECK(fg::test::vals(fg::slice(r.features[m], 0, static_cast<std::int64_t>(k), 1).to(fg::DType::f64)) ==
+            fg::test::vals(fg::slice(s.features[m], 0, rows[k], 1).to(fg::DType::f64)));
+  }
+  CHECK(fg::data::random_subset(s, 10, 6).ids != r.ids);  // the seed picks the rows
+  CHECK(fg::data::random_subset(s, 0, 5).size() == N);     // 0 and n >= N: the whole split
+  CHECK(fg::data::random_subset(s, N + 3, 5).size() == N);
+}
+
+TEST_CASE("mdm --interpret: the critic's highest and lowest test utterances with text, predictions and truth") {
+  const auto& test = tiny().data.test;
+  const std::int64_t N = test.size();
+  auto task = task_for("late_fusion", "kl");
+  mdm::Options opt;
+  opt.interpret = 3;
+  opt.batch_size = 5;
+  // scores chosen by hand: row (7 * i) % N gets score i, so the order is known
+  std::vector<double> scores(static_cast<std::size_t>(N));
+  for (std::int64_t i = 0; i < N; ++i) scores[static_cast<std::size_t>((7 * i) % N)] = static_cast<double>(i);
+  const auto& truth = tiny().test_truth;
+  const nlohmann::json rows = mdm::interpret_run(opt, *task, test, test, scores, &truth, fg::Device::cpu());
+  REQUIRE(rows.size() == 6);
+  const auto all = h::predict_split(*task, test, 5, fg::Device::cpu());
+  const auto alone = h::predict_split(*task, test, 5, fg::Device::cpu(), {"text", "visual"});
+  const auto expr = truth.expression.to(fg::DType::f64).to_vector<double>();
+  const auto labels = test.labels.to(fg::DType::f64).to_vector<double>();
+  for (int k = 0; k < 6; ++k) {
+    CAPTURE(k);
+    const auto& e = rows[static_cast<std::size_t>(k)];
+    const std::int64_t want_score = k < 3 ? N - 1 - k : k - 3;  // highest first, then lowest first
+    const std::int64_t row = (7 * want_score) % N;
+    CHECK(e["end"] == (k < 3 ? "highest" : "lowest"));
+    CHECK(e["row"].get<std::int64_t>() == row);
+    CHECK(e["critic_score"].get<double>() == static_cast<double>(want_score));
+    CHECK(e["label"].get<double>() == labels[static_cast<std::size_t>(row)]);
+    CHECK(e["prediction"]["all"].get<double>() == all[static_cast<std::size_t>(row)]);
+    CHECK(e["prediction"]["acoustic_only"].get<double>() == alone[static_cast<std::size_t>(row)]);
+    CHECK(e["text"].is_null());  // the synthetic corpus has no words
+    for (std::size_t m = 0; m < 3; ++m) {
+      const double x = expr[static_cast<std::size_t>(row) * 3 + m];
+      CHECK(e["truth"][test.modality_names[m]] == (x > 0.5 ? "expresses" : x < -0.5 ? "contradicts" : "silent"));
+    }
+  }
+  // the predictions really differ when modalities are dropped (else the columns would say nothing)
+  CHECK(all != alone);
+  // a loaded corpus without raw_text cannot be shown with its text: a clear error
+  CHECK(fg::test::contains(
+      fg::test::error_of([&] { mdm::interpret_run(opt, *task, test, test, scores, nullptr, fg::Device::cpu()); }),
+      "--interpret: the test split has no raw_text"));
+  // with raw_text: each row's own sentence
+  fg::data::MultimodalSplit words = test;
+  for (std::int64_t i = 0; i < N; ++i) words.raw_text.push_back(fmt::format("sentence {}", i));
+  const auto r2 = mdm::interpret_run(opt, *task, test, words, scores, nullptr, fg::Device::cpu());
+  CHECK(r2[0]["text"] == fmt::format("sentence {}", r2[0]["row"].get<std::int64_t>()));
+  CHECK(!r2[0].contains("truth"));
+}
+
+TEST_CASE("mdm --interpret: the reviews corpus's acoustic summary of an utterance") {
+  // one utterance of 3 words (T = 4, D = 26): durations 0.5, 0.25, 0.25 s; the second word unvoiced
+  std::vector<float> a(4 * 26, 0.f);
+  auto set = [&](int w, int col, float v) { a[static_cast<std::size_t>(w * 26 + col)] = v; };
+  set(0, 0, 0.5f), set(1, 0, 0.25f), set(2, 0, 0.25f);
+  set(0, 1, 100.f), set(0, 3, 90.f), set(0, 4, 120.f);   // F0 mean, min, max
+  set(2, 1, 200.f), set(2, 3, 150.f), set(2, 4, 260.f);
+  set(0, 7, -20.f), set(1, 7, -30.f), set(2, 7, -25.f);  // energy dB
+  set(3, 0, 9.f), set(3, 1, 999.f);                       // past the length: ignored
+  const auto s = mdm::reviews_acoustic_summary(a, 4, 26, 0, 3);
+  CHECK(s["words_per_s"].get<double>() == doctest::Approx(3.0));
+  CHECK(s["f0_mean_hz"].get<double>() == doctest::Approx(150.0));
+  CHECK(s["f0_range_hz"].get<double>() == doctest::Approx(170.0));
+  CHECK(s["energy_db_mean"].get<double>() == doctest::Approx(-25.0));
+  std::vector<float> silent(26, 0.f);
+  silent[0] = 1.f;
+  CHECK(mdm::reviews_acoustic_summary(silent, 1, 26, 0, 1)["f0_mean_hz"].is_null());  // no voiced word
 }
