@@ -464,7 +464,7 @@ Ran run_ima(const std::string& args) {
 }
 }  // namespace
 
-TEST_CASE("ima example: bad flags exit 2 naming the flag; a missing digit cache exits 1 saying how to build it") {
+TEST_CASE("ima example: bad flags exit 2 naming the flag, a missing digit cache exits 1 saying how to build it") {
   auto r = run_ima("--rho 0.8,1.5");
   CHECK(r.code == 2);
   CHECK(contains(r.output, "ima: error: --rho: every value must lie in (0, 1), got 1.5"));
