@@ -104,6 +104,9 @@ std::vector<Program> programs() {
 #ifdef FG_BIN_MMB
   p.push_back({"mmb", FG_BIN_MMB, "--mmb-epochs INT:in [1, 100000]=100"});
 #endif
+#ifdef FG_BIN_MFM
+  p.push_back({"mfm", FG_BIN_MFM, "--cnn-channels INT:in [1, 4096]=16"});
+#endif
   return p;
 }
 
@@ -304,6 +307,26 @@ TEST_CASE("cli: every example checks its output paths before any work") {
   CHECK(r.code == 2);
   CHECK(has(r.err, "--model: unknown model 'mmb3'"));
   CHECK(!has(r.err, "generating synthetic data"));
+#endif
+#ifdef FG_BIN_MFM
+  // mfm: --pictures before any training; --digits refuses the time-series flags; unknown
+  // variants and digit models are usage errors naming the flag and the accepted values
+  r = run(FG_BIN_MFM, {"--interpret", "--pictures", junk + "/pictures"}, dir);
+  CHECK(r.code == 2);
+  CHECK(has(r.err, "mfm: error: --pictures: cannot create the folder"));
+  CHECK(r.out.empty());
+  r = run(FG_BIN_MFM, {"--digits", "--ablation"}, dir);
+  CHECK(r.code == 2);
+  CHECK(has(r.err, "mfm: error: --ablation does not apply to --digits"));
+  r = run(FG_BIN_MFM, {"--digits", "--digit-models", "mm,svhn"}, dir);
+  CHECK(r.code == 2);
+  CHECK(has(r.err, "--digit-models: 'svhn' is unknown: expected um_image, um_speech, mm or mfm"));
+  r = run(FG_BIN_MFM, {"--variant", "F"}, dir);
+  CHECK(r.code == 2);
+  CHECK(has(r.err, "--variant"));
+  r = run(FG_BIN_MFM, {"--digits", "--lambda-recon", "1,2,3"}, dir);
+  CHECK(r.code == 2);
+  CHECK(has(r.err, "--lambda-recon: --digits takes one weight or two (image, speech), got 3"));
 #endif
 #ifdef FG_BIN_DIGITS
   // digits: the pictures' folder, the cache folder of plan/build, export's --file
