@@ -2,8 +2,8 @@
 """A stand-in for a training example in tests/scripts/test_sweep.py: takes any --flag [value]
 arguments, and writes a results JSON in the harness's layout (runs with seed, name,
 valid_at_best, test) whose metrics are known functions of the flags, so the tests can check
-selection and averaging by hand. It also records every invocation (argv) in its working folder
-(the run's folder, tools/sweep starts it there) and can fail or sleep on request:
+selection and averaging by hand. It also records every invocation (argv and working folder)
+in its run's folder (that of --out) and can fail, crash or sleep on request:
 
   --lr X          valid mae = |X - 0.003| + 0.01 * seed;  test mae = 1 - X (the opposite ranking)
   --model a,b     one named run per model (default: one run "fake"); model b adds 0.5 to valid mae
@@ -32,9 +32,10 @@ while i < len(args):
         flags[a[2:]] = True
         i += 1
 
-with open("invocations.txt", "a", encoding="utf-8") as f:
-    f.write(json.dumps(sys.argv) + "\n")
-with open("pids.txt", "a", encoding="utf-8") as f:
+run_dir = os.path.dirname(flags["out"])
+with open(os.path.join(run_dir, "invocations.txt"), "a", encoding="utf-8") as f:
+    f.write(json.dumps({"argv": sys.argv, "cwd": os.getcwd()}) + "\n")
+with open(os.path.join(run_dir, "pids.txt"), "a", encoding="utf-8") as f:
     f.write(f"{os.getpid()}\n")
 
 seed = int(flags["seeds"])

@@ -40,7 +40,7 @@ def sweep(*args, env=None, cwd=None):
 def invocations(run_dir):
     try:
         with open(os.path.join(run_dir, "invocations.txt"), encoding="utf-8") as f:
-            return [json.loads(line) for line in f]
+            return [json.loads(line)["argv"] for line in f]
     except FileNotFoundError:
         return []
 
@@ -108,11 +108,27 @@ class Expansion(Base):
                                     "--out", os.path.join(run["dir"], "result.json")])
         # cmd.sh, the hand-rerun command, is the same argv once the shell has parsed it
         with open(os.path.join(run["dir"], "cmd.sh"), encoding="utf-8") as f:
-            line = f.read().splitlines()[-1]
-        self.assertEqual(shlex.split(line), run["argv"])
+            lines = f.read().splitlines()
+        self.assertEqual(shlex.split(lines[-1]), run["argv"])
+        self.assertEqual(shlex.split(lines[-2]), ["cd", os.getcwd(), "||", "exit", "1"])
         echoed = subprocess.run(["sh", "-c", "printf '%s\\n' " + shlex.join(run["argv"][1:])], capture_output=True,
                                 text=True).stdout.splitlines()
         self.assertEqual(echoed, run["argv"][1:])
+
+    def test_runs_start_where_the_sweep_was_started(self):
+        # as the example run by hand would: examples find data/cache/... relative to it
+        path = self.fake_sweep(seeds=[0], grid={"lr": [0.003]})
+        self.ok(sweep(path, "--local", "1", "--dir", self.out, cwd=self.dir))
+        run = self.manifest()["runs"][0]
+        with open(os.path.join(run["dir"], "invocations.txt"), encoding="utf-8") as f:
+            self.assertEqual(json.loads(f.readline())["cwd"], self.dir)
+
+    def test_checkpoint_true_gives_each_run_its_own_checkpoint(self):
+        path = self.fake_sweep(checkpoint=True)
+        self.ok(sweep(path, "--list", "--dir", self.out))
+        for run in self.manifest()["runs"]:
+            self.assertEqual(run["argv"][-3:], ["--checkpoint", os.path.join(run["dir"], "checkpoint.safetensors"),
+                                                "--resume"])
 
     def test_toml_is_the_same_sweep(self):
         j = self.fake_sweep(flags={"epochs": 2, "note": "a b"}, grid={"lr": [0.001, 0.003], "batch_size": [8, 16]})
@@ -337,6 +353,9 @@ class Errors(Base):
         self.err(json.dumps({**s, "grid": {"--lr": [1]}}), "field 'grid.--lr': expected a flag name without dashes")
         self.err(json.dumps({**s, "flags": {"out": "x.json"}}), "field 'flags.out': --out is set by the sweep")
         self.err(json.dumps({**s, "flags": {"seeds": [1]}}), "field 'flags.seeds': --seeds is set by the sweep's")
+        self.err(json.dumps({**s, "flags": {"checkpoint": "c.st"}}), "field 'flags.checkpoint': --checkpoint is set by "
+                                                                    "the sweep's \"checkpoint\": true")
+        self.err(json.dumps({**s, "checkpoint": "yes"}), "field 'checkpoint': expected true")
         self.err(json.dumps({**s, "flags": {"lr": 1}, "grid": {"lr": [1, 2]}}), "'grid.lr': --lr is also in 'flags'")
         self.err(json.dumps({**s, "select": {"goal": "up"}}), "field 'select.goal': expected \"min\" or \"max\"")
         self.err(json.dumps({**s, "select": {"group_by": ["lr"]}}), "field 'select.group_by': expected \"run\" or "
