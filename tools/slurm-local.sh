@@ -66,6 +66,9 @@ do_stop() {
   stop_pid munged "$DIR/run/munged.pid"
 }
 
+# seconds since a `date +%s.%N` stamp (awk: no bc on a minimal Debian)
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { print b - a }'; }
+
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 do_start() {
@@ -82,7 +85,7 @@ do_start() {
   chmod 700 "$DIR/munge"
   local user host cpus mem_kb mem port sport t0
   user=$(id -un)
-  host=$(hostname -s)
+  host=$(uname -n | cut -d. -f1)  # hostname -s without the hostname package
   cpus=$(nproc)
   mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
   mem=$((mem_kb * 9 / 10 / 1024))
@@ -165,7 +168,7 @@ EOF
       ;;
   esac
   log "$(printf 'up in %.1f s: node %s, %s CPUs, %s MB, ports %s/%s; SLURM_CONF=%s' \
-    "$(echo "$(date +%s.%N) - $t0" | bc)" "$host" "$cpus" "$mem" "$port" "$sport" "$SLURM_CONF")"
+    "$(elapsed "$t0")" "$host" "$cpus" "$mem" "$port" "$sport" "$SLURM_CONF")"
 }
 
 case "$CMD" in

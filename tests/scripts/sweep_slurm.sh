@@ -31,6 +31,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { print a - b }'; }  # no bc on a minimal Debian
 t0=$(date +%s.%N)
 SLURM_LOCAL_TIMEOUT=20 bash "$SRC/tools/slurm-local.sh" start "$T/cluster"
 # shellcheck disable=SC1091
@@ -85,4 +86,4 @@ out=$(python3 "$SRC/tools/sweep" "$T/study.json" --slurm --build "$BUILD" --dir 
 grep -q "nothing to submit (4 of 4 runs finished)" <<<"$out" || { echo "FAIL: re-invocation: $out"; exit 1; }
 
 printf 'PASS: Slurm up in %.1f s, 4 array tasks in %.1f s, %.1f s in all (before shutdown)\n' \
-  "$(bc <<<"$t_up - $t0")" "$(bc <<<"$t_done - $t_up")" "$(bc <<<"$(date +%s.%N) - $t0")"
+  "$(sub "$t_up" "$t0")" "$(sub "$t_done" "$t_up")" "$(sub "$(date +%s.%N)" "$t0")"
