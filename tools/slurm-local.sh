@@ -82,6 +82,8 @@ do_start() {
   DIR=$(cd "$DIR" && pwd)
   if live_pid "$DIR/run/slurmctld.pid" >/dev/null; then die "$DIR: a cluster is already running there (stop it first)"; fi
   mkdir -p "$DIR"/{etc,state,spool,log,run,munge}
+  # munged warns about (and without --force refuses) group- or world-writable folders on its paths
+  chmod go-w "$DIR" "$DIR"/{etc,state,spool,log,run}
   chmod 700 "$DIR/munge"
   local user host cpus mem_kb mem port sport t0
   user=$(id -un)
