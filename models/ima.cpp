@@ -181,7 +181,7 @@ NamedLoss IMA::importance_loss(const std::vector<Tensor>& xs) const {
     y[j] = importance(j, xs[j]);
     yd[j] = y[j].detach();
   }
-  const Tensor z = fuse(u, y, std::vector<bool>(m, true));
+  const Tensor z = fuse(u, yd, std::vector<bool>(m, true));
   NamedLoss l;
   for (std::size_t j = 0; j < m; ++j) {
     const Tensor local = losses::bernoulli_kl_prior(y[j], config_.rho[j]);

@@ -96,7 +96,7 @@ class TorchIMA(nn.Module):
                 terms.append(a)
             return torch.stack([total] + terms)
         ud = [uu.detach() for uu in us]
-        z = fuse(ud, ys)
+        z = fuse(ud, [y.detach() for y in ys])
         total, terms = 0, []
         for j, (uu, y) in enumerate(zip(ud, ys)):
             lo = bern_kl(y, c["rho"][j])
