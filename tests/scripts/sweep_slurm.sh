@@ -17,13 +17,16 @@ done
 [ -x "$BUILD/late_fusion" ] || { echo "FAIL: $BUILD/late_fusion not built"; exit 1; }
 
 T=$(mktemp -d -t fusegrad-slurm-test.XXXXXX)
+# the sweep's folder has a space and a quote: the #SBATCH lines, the task command and every
+# run's --out carry it through Slurm
+SW="$T/sweep dir's"
 cleanup() {
   local rc=$?
   bash "$SRC/tools/slurm-local.sh" stop "$T/cluster" || true
   if [ "$rc" != 0 ]; then
     echo "--- the cluster's logs (last lines)"
     tail -n 15 "$T"/cluster/log/*.log 2>/dev/null || true
-    tail -n 5 "$T"/sweep/slurm/*.out 2>/dev/null || true
+    tail -n 5 "$SW"/slurm/*.out 2>/dev/null || true
   fi
   rm -rf "$T"
   exit "$rc"
@@ -48,24 +51,24 @@ EOF
 set +e
 # own time limit, below ctest's 120 s: ctest kills with SIGKILL, which no trap sees, and the
 # daemons (in their own sessions) would outlive the test
-timeout 70 python3 "$SRC/tools/sweep" "$T/study.json" --slurm --wait --poll 0.5 --build "$BUILD" --dir "$T/sweep"
+timeout 70 python3 "$SRC/tools/sweep" "$T/study.json" --slurm --wait --poll 0.5 --build "$BUILD" --dir "$SW"
 rc=$?
 set -e
 t_done=$(date +%s.%N)
 [ "$rc" = 0 ] || { echo "FAIL: tools/sweep --slurm --wait exited $rc (124: still waiting after 70 s)"; exit 1; }
 
-job=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["job"])' "$T/sweep/slurm/jobs.json")
+job=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["job"])' "$SW/slurm/jobs.json")
 # every array task of the job COMPLETED with exit 0:0 (finished jobs stay in slurmctld for MinJobAge)
 states=$(scontrol show job "$job" | grep -oE 'JobState=[A-Z_]+|ExitCode=[0-9:]+' | paste -sd' ')
 echo "job $job: $states"
 n_ok=$(grep -o 'JobState=COMPLETED ExitCode=0:0' <<<"$states" | wc -l)
 [ "$n_ok" = 4 ] || { echo "FAIL: expected 4 array tasks COMPLETED with exit 0:0, got $n_ok: $states"; exit 1; }
 for i in 0 1 2 3; do
-  grep -q "^sweep: run $i: done" "$T/sweep/slurm/${job}_$i.out" ||
-    { echo "FAIL: array task $i's output says no 'done':"; cat "$T/sweep/slurm/${job}_$i.out"; exit 1; }
+  grep -q "^sweep: run $i: done" "$SW/slurm/${job}_$i.out" ||
+    { echo "FAIL: array task $i's output says no 'done':"; cat "$SW/slurm/${job}_$i.out"; exit 1; }
 done
 
-python3 - "$T/sweep/results.json" <<'EOF'
+python3 - "$SW/results.json" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["counts"] == {"configurations": 2, "runs": 4, "done": 4, "failed": 0, "running": 0, "pending": 0}, r["counts"]
@@ -82,7 +85,7 @@ EOF
 
 
 # re-invoked: nothing left to submit, the same table
-out=$(python3 "$SRC/tools/sweep" "$T/study.json" --slurm --build "$BUILD" --dir "$T/sweep")
+out=$(python3 "$SRC/tools/sweep" "$T/study.json" --slurm --build "$BUILD" --dir "$SW")
 grep -q "nothing to submit (4 of 4 runs finished)" <<<"$out" || { echo "FAIL: re-invocation: $out"; exit 1; }
 
 printf 'PASS: Slurm up in %.1f s, 4 array tasks in %.1f s, %.1f s in all (before shutdown)\n' \
