@@ -234,7 +234,7 @@ inline int run(const fg::harness::HarnessOptions& h, const Settings& s, std::ost
       fo.device = device;
       fo.quiet = h.quiet;
       fo.name = fmt::format("{} seed {}", models::digit_model_label(c.model), seed);
-      const auto r = harness::fit_digits(*net, train, valid, fo, human);
+      const auto r = harness::fit_digits(*net, train, valid, fo);
       const double a = harness::digit_accuracy(*net, test, 256, device);  // the test split, once
       const std::string label = models::digit_model_label(c.model);
       acc[label].push_back(a);

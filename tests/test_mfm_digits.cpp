@@ -303,8 +303,7 @@ TEST_CASE("MFM digits: a tiny training run on the real digit pairs beats chance 
     o.batch_size = 32;
     o.lr = 3e-3;
     o.quiet = true;
-    std::ostringstream log;
-    const auto r = harness::fit_digits(*model, train, valid, o, log);
+    const auto r = harness::fit_digits(*model, train, valid, o);
     CHECK(r.steps == 6 * 32);
     CHECK(r.best_epoch >= 1);
     CHECK(r.history.size() == 6u);

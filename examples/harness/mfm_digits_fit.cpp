@@ -78,7 +78,7 @@ double digit_accuracy(models::MfmDigits& model, const DigitTensors& split, std::
 }
 
 DigitFitResult fit_digits(models::MfmDigits& model, const DigitTensors& train, const DigitTensors& valid,
-                          const DigitFitOptions& o, std::ostream& log) {
+                          const DigitFitOptions& o) {
   FG_CHECK(o.epochs > 0 && o.batch_size > 0 && o.lr > 0, "digit fit: epochs, batch_size and lr must be positive");
   FG_CHECK(train.size() > 0 && valid.size() > 0, "digit fit: the train and valid splits must not be empty");
   const auto t0 = Clock::now();
@@ -135,7 +135,6 @@ DigitFitResult fit_digits(models::MfmDigits& model, const DigitTensors& train, c
   model.load_state_dict(best);
   model.eval();
   res.seconds = seconds_since(t0);
-  (void)log;
   return res;
 }
 

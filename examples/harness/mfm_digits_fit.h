@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <ostream>
 #include <string>
 #include <vector>
 
@@ -69,7 +68,7 @@ std::shared_ptr<models::MfmDigits> build_digit_model(const models::MfmDigitsConf
 
 // Trains `model` on `train`, selects the epoch on `valid` accuracy. Throws optim::Diverged.
 DigitFitResult fit_digits(models::MfmDigits& model, const DigitTensors& train, const DigitTensors& valid,
-                          const DigitFitOptions& options, std::ostream& log);
+                          const DigitFitOptions& options);
 
 // Eval mode, no gradients, in row order: the predicted class of each row, int64 [N] (CPU).
 Tensor predict_digits(models::MfmDigits& model, const DigitTensors& split, std::int64_t batch_size, Device device);
