@@ -2,7 +2,8 @@
 //
 // matmul(a [..., m, k], b [k, n])       folds a's leading dims into m: one GEMM.
 // matmul(a [..., m, k], b [..., k, n])  same leading dims: a strided batched GEMM.
-// linear(x [..., in], w [out, in], b)   y = x w^T + b, with w read transposed in place.
+// linear(x [..., in], w [out, in], b)   y = x w^T + b, with w read transposed in place and b
+//                                       written by a rank-1 GEMM the main one adds to (beta = 1).
 // Backward uses the transpose flags: dA = dC B^T, dB = A^T dC (summed over the batch
 // when B was shared by all batch items, which folding does for free).
 #include "engine/autograd.h"
@@ -84,15 +85,27 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
            x.str(), w.size(1));
   const std::int64_t in = w.size(1), out_f = w.size(0);
   const std::int64_t rows = shape_numel(Shape(x.shape().begin(), x.shape().end() - 1));
+  const bool has_bias = bias.defined();
+  if (has_bias) {
+    check_same(x, bias, "linear (bias)");
+    FG_CHECK(bias.dim() == 1 && bias.size(0) == out_f, "linear: bias must be [{}], got {}", out_f, bias.str());
+  }
   Shape out_shape = x.shape();
   out_shape.back() = out_f;
   Tensor y = empty(out_shape, x.options());
-  // y[rows, out] = x[rows, in] w^T
-  run_gemm(false, true, 1, rows, out_f, in, x, 0, w, 0, 0.0, y, 0);
-  autograd::record("linear", {y}, {x, w}, [x, w, rows, in, out_f](const std::vector<Tensor>& g,
-                                                                  const std::vector<bool>& need) {
+  double beta = 0.0;
+  if (has_bias) {
+    // the bias folded into the GEMM: y = 1 b^T (a rank-1 product writes b into every row),
+    // then y += x w^T (beta = 1); no separate broadcast add and no second output tensor
+    const Tensor ones_col = ones({rows, 1}, x.options());
+    run_gemm(false, false, 1, rows, out_f, 1, ones_col, 0, bias, 0, 0.0, y, 0);
+    beta = 1.0;
+  }
+  // y[rows, out] (+)= x[rows, in] w^T
+  run_gemm(false, true, 1, rows, out_f, in, x, 0, w, 0, beta, y, 0);
+  auto backward = [x, w, rows, in, out_f, has_bias](const std::vector<Tensor>& g, const std::vector<bool>& need) {
     const Tensor& gy = g[0];
-    Tensor gx, gw;
+    Tensor gx, gw, gb;
     if (need[0]) {  // dx[rows, in] = dy[rows, out] w[out, in]
       gx = empty_like(x);
       run_gemm(false, false, 1, rows, in, out_f, gy, 0, w, 0, 0.0, gx, 0);
@@ -101,12 +114,12 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
       gw = empty_like(w);
       run_gemm(true, false, 1, out_f, in, rows, gy, 0, x, 0, 0.0, gw, 0);
     }
-    return std::vector<Tensor>{gx, gw};
-  });
-  if (!bias.defined()) return y;
-  check_same(x, bias, "linear (bias)");
-  FG_CHECK(bias.dim() == 1 && bias.size(0) == out_f, "linear: bias must be [{}], got {}", out_f, bias.str());
-  return add(y, bias);
+    if (has_bias && need[2]) gb = sum_to_shape(gy, {out_f});  // the bias gradient: column sums of dy
+    return has_bias ? std::vector<Tensor>{gx, gw, gb} : std::vector<Tensor>{gx, gw};
+  };
+  if (has_bias) autograd::record("linear", {y}, {x, w, bias}, backward);
+  else autograd::record("linear", {y}, {x, w}, backward);
+  return y;
 }
 
 }  // namespace fg

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "engine/threads.h"
 #include "data/h5_dataset.h"
 #include "data/metrics.h"
 #include "engine/ops.h"
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
           throw cli::UsageError(fmt::format("--text-dir: '{}' is not a file (run bash tools/text_sources.sh)", csv));
         cli::check_output_flag(out, "--out");
         ::setenv("FUSEGRAD_BLAS_THREADS", std::to_string(threads).c_str(), 1);
-        openblas_set_num_threads(static_cast<int>(threads));
+        fg::set_num_threads(static_cast<int>(threads));  // OpenBLAS and OpenMP (engine/threads.h)
       },
       [&] {
         if (pretrained.empty()) pretrained = harness::ensure_pretrained_bert(cache, text_dir, std::cerr, device);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "engine/threads.h"
 #include "examples/common/cli.h"
 #include "examples/harness/bert_pretrain.h"
 #include "examples/harness/trainer.h"
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
         fg::cli::check_output_folder(o.out_dir, "--out");
         fg::cli::check_output_flags({{results, "--results"}, {o.checkpoint, "--checkpoint"}, {o.log, "--log"}});
         ::setenv("FUSEGRAD_BLAS_THREADS", std::to_string(threads).c_str(), 1);
-        openblas_set_num_threads(static_cast<int>(threads));
+        fg::set_num_threads(static_cast<int>(threads));  // OpenBLAS and OpenMP (engine/threads.h)
       },
       [&] {
         try {

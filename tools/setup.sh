@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 MODE=${1:-all}
 BUILD_PKGS=(cmake ninja-build g++ pkg-config
-            libfmt-dev doctest-dev libbenchmark-dev libhdf5-dev libopenblas-dev libcli11-dev nlohmann-json3-dev
+            libfmt-dev doctest-dev libbenchmark-dev libhdf5-dev libopenblas-dev libsleef-dev libcli11-dev nlohmann-json3-dev
             libfftw3-dev libpng-dev libespeak-ng-dev libaubio-dev)
 # slurmctld slurmd slurm-client munge: the sweep test's one-node Slurm (tools/slurm-local.sh, docs/sweeps.md)
 TEST_PKGS=(python3 python3-torch python3-numpy python3-h5py python3-matplotlib python3-scipy python3-sklearn

@@ -4,8 +4,10 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "engine/dispatch.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "kernels/optim.h"
 
 namespace fg::optim {
 
@@ -46,6 +48,28 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& o) : Adam(std::
 void Adam::update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) {
   const double lr = *group.lr, wd = *group.weight_decay;
   const double beta1 = opts_.beta1, beta2 = opts_.beta2;
+  // The fused step (kernels/optim.h: one pass, no temporaries) on the CPU, and on CUDA for
+  // float32 (its only dtype there); float64 on CUDA keeps the op-by-op form below.
+  if (param.device().is_cpu() || param.dtype() == DType::f32) {
+    Tensor& m = slot(state, "exp_avg", param);
+    Tensor& v = slot(state, "exp_avg_sq", param);
+    Tensor* v_max = opts_.amsgrad ? &slot(state, "max_exp_avg_sq", param) : nullptr;
+    kernels::AdamParamRef r;
+    r.param = param.data_ptr();
+    r.grad = grad.data_ptr();
+    r.exp_avg = m.data_ptr();
+    r.exp_avg_sq = v.data_ptr();
+    r.max_exp_avg_sq = v_max ? v_max->data_ptr() : nullptr;
+    r.numel = param.numel();
+    r.step = state.step;
+    r.lr = lr;
+    r.beta1 = beta1;
+    r.beta2 = beta2;
+    r.eps = opts_.eps;
+    r.weight_decay = wd;
+    FG_DISPATCH(param.device(), adam_step, param.dtype(), decoupled_, opts_.amsgrad, &r, 1);
+    return;
+  }
   Tensor g = grad;
   if (wd != 0) {
     if (decoupled_) copy_(param, param * (1.0 - lr * wd));

@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/threads.h"
 #include "data/h5_dataset.h"
 #include "data/reviews.h"
 #include "examples/common/cli.h"
@@ -163,7 +164,8 @@ void add_harness_flags(CLI::App& app, HarnessOptions& h) {
   app.add_flag("--deterministic", h.deterministic,
                "Deterministic CUDA kernels (fixed summation order): two runs with one seed give bitwise-equal losses "
                "(compare the loss fingerprints). CPU runs are deterministic anyway");
-  app.add_option("--threads", h.threads, "OpenBLAS threads for the CPU matrix products")
+  app.add_option("--threads", h.threads,
+                 "Threads of the CPU kernels (OpenBLAS's matrix products and the OpenMP loops, one count)")
       ->check(int_range(1, 1024))
       ->capture_default_str();
   app.add_flag("--quiet", h.quiet, "No progress bar and no per-epoch lines");
@@ -195,7 +197,7 @@ void check_harness_flags(const HarnessOptions& h) {
   }
   // --threads: BLAS reads FUSEGRAD_BLAS_THREADS at the first CPU allocation; set both ways
   ::setenv("FUSEGRAD_BLAS_THREADS", std::to_string(h.threads).c_str(), 1);
-  openblas_set_num_threads(static_cast<int>(h.threads));
+  fg::set_num_threads(static_cast<int>(h.threads));  // OpenBLAS and OpenMP (engine/threads.h)
 }
 
 std::vector<std::uint64_t> run_seeds(const HarnessOptions& h) {

@@ -9,6 +9,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/cpu/cpu_util.h"
+#include "kernels/cpu/fast/fast_f32.h"
 #include "kernels/random.h"
 
 namespace fg::kernels::cpu {
@@ -35,6 +36,13 @@ bool any_key_kept(const T* key_mask, std::int64_t b, std::int64_t kv_len) {
 void attention_forward(DType dt, const AttentionDims& d, const void* q, const void* k, const void* v,
                        const void* key_mask, double dropout_p, std::uint64_t seed, std::uint64_t offset, void* out,
                        void* probs, void* drop_mask) {
+  // float32: the GEMM version of kernels/cpu/fast/attention_f32.cpp
+  if (dt == DType::f32 &&
+      fast::attention_forward(d, static_cast<const float*>(q), static_cast<const float*>(k),
+                              static_cast<const float*>(v), static_cast<const float*>(key_mask), dropout_p, seed,
+                              offset, static_cast<float*>(out), static_cast<float*>(probs),
+                              static_cast<float*>(drop_mask)))
+    return;
   dispatch_float(dt, "attention_forward", [&](auto tag) {
     using T = decltype(tag);
     const T* qs = static_cast<const T*>(q);
@@ -99,6 +107,13 @@ void attention_forward(DType dt, const AttentionDims& d, const void* q, const vo
 void attention_backward(DType dt, const AttentionDims& d, const void* q, const void* k, const void* v,
                         const void* key_mask, const void* probs, const void* drop_mask, const void* gout, void* gq,
                         void* gk, void* gv) {
+  if (dt == DType::f32 &&
+      fast::attention_backward(d, static_cast<const float*>(q), static_cast<const float*>(k),
+                               static_cast<const float*>(v), static_cast<const float*>(key_mask),
+                               static_cast<const float*>(probs), static_cast<const float*>(drop_mask),
+                               static_cast<const float*>(gout), static_cast<float*>(gq), static_cast<float*>(gk),
+                               static_cast<float*>(gv)))
+    return;
   dispatch_float(dt, "attention_backward", [&](auto tag) {
     using T = decltype(tag);
     const T* qs = static_cast<const T*>(q);

@@ -5,6 +5,7 @@
 
 #include "kernels/bert_fused.h"
 #include "kernels/cpu/cpu_util.h"
+#include "kernels/cpu/fast/fast_f32.h"
 
 namespace fg::kernels::cpu {
 
@@ -34,6 +35,10 @@ double gelu_slope(double z, bool tanh_approx) {
 
 void bias_gelu_forward(DType dt, std::int64_t rows, std::int64_t n, bool tanh_approx, const void* x, const void* bias,
                        void* y) {
+  // float32: vectorised (kernels/cpu/fast/)
+  if (dt == DType::f32 && fast::bias_gelu_forward(rows, n, tanh_approx, static_cast<const float*>(x),
+                                                  static_cast<const float*>(bias), static_cast<float*>(y)))
+    return;
   dispatch_float(dt, "bias_gelu_forward", [&](auto tag) {
     using T = decltype(tag);
     const T* xs = static_cast<const T*>(x);
@@ -49,6 +54,10 @@ void bias_gelu_forward(DType dt, std::int64_t rows, std::int64_t n, bool tanh_ap
 
 void bias_gelu_backward(DType dt, std::int64_t rows, std::int64_t n, bool tanh_approx, const void* x, const void* bias,
                         const void* gy, void* gx, void* gbias) {
+  if (dt == DType::f32 && fast::bias_gelu_backward(rows, n, tanh_approx, static_cast<const float*>(x),
+                                                   static_cast<const float*>(bias), static_cast<const float*>(gy),
+                                                   static_cast<float*>(gx), static_cast<float*>(gbias)))
+    return;
   dispatch_float(dt, "bias_gelu_backward", [&](auto tag) {
     using T = decltype(tag);
     const T* xs = static_cast<const T*>(x);

@@ -25,6 +25,7 @@
 #include <cmath>
 
 #include "kernels/cpu/cpu_util.h"
+#include "kernels/cpu/fast/fast_f32.h"
 #include "kernels/elementwise.h"
 
 namespace fg::kernels::cpu {
@@ -157,7 +158,10 @@ void binary_partials(BinaryOp op, T a, T b, T& da, T& db) {
 
 }  // namespace
 
+// float32 goes to the vectorised kernels of kernels/cpu/fast/ first; what they do not
+// cover (and all of float64) runs the plain loops below.
 void unary_forward(UnaryOp op, UnaryParams p, DType dt, std::int64_t n, const void* x, void* y) {
+  if (dt == DType::f32 && fast::unary_forward(op, p, n, static_cast<const float*>(x), static_cast<float*>(y))) return;
   dispatch_float(dt, "unary_forward", [&](auto tag) {
     using T = decltype(tag);
     const T* xs = static_cast<const T*>(x);
@@ -168,6 +172,9 @@ void unary_forward(UnaryOp op, UnaryParams p, DType dt, std::int64_t n, const vo
 
 void unary_backward(UnaryOp op, UnaryParams p, DType dt, std::int64_t n, const void* x, const void* y,
                     const void* gy, void* gx) {
+  if (dt == DType::f32 && fast::unary_backward(op, p, n, static_cast<const float*>(x), static_cast<const float*>(y),
+                                               static_cast<const float*>(gy), static_cast<float*>(gx)))
+    return;
   dispatch_float(dt, "unary_backward", [&](auto tag) {
     using T = decltype(tag);
     const T* xs = static_cast<const T*>(x);
@@ -179,6 +186,9 @@ void unary_backward(UnaryOp op, UnaryParams p, DType dt, std::int64_t n, const v
 }
 
 void binary_forward(BinaryOp op, const BroadcastPlan& plan, DType dt, const void* a, const void* b, void* out) {
+  if (dt == DType::f32 && fast::binary_forward(op, plan, static_cast<const float*>(a), static_cast<const float*>(b),
+                                               static_cast<float*>(out)))
+    return;
   dispatch_float(dt, "binary_forward", [&](auto tag) {
     using T = decltype(tag);
     const T* as = static_cast<const T*>(a);
@@ -192,6 +202,10 @@ void binary_forward(BinaryOp op, const BroadcastPlan& plan, DType dt, const void
 
 void binary_backward(BinaryOp op, const BroadcastPlan& plan, DType dt, const void* a, const void* b, const void* gy,
                      void* ga_full, void* gb_full) {
+  if (dt == DType::f32 && fast::binary_backward(op, plan, static_cast<const float*>(a), static_cast<const float*>(b),
+                                                static_cast<const float*>(gy), static_cast<float*>(ga_full),
+                                                static_cast<float*>(gb_full)))
+    return;
   dispatch_float(dt, "binary_backward", [&](auto tag) {
     using T = decltype(tag);
     const T* as = static_cast<const T*>(a);

@@ -6,12 +6,14 @@
 // at position p(s) (s, or lengths[b] - 1 - s in reverse). The matrix products per step
 // (h W_hh^T forward; da W_hh and da^T h_prev backward) go through the CPU gemm kernel
 // (OpenBLAS, kernels/linalg.h) over all B rows; the pointwise gate math is plain loops
-// computed in double.
+// computed in double (float32's forward cell: SLEEF's vector functions, kernels/cpu/fast/).
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/cpu_util.h"
+#include "kernels/cpu/fast/fast_f32.h"
 #include "kernels/linalg.h"
 #include "kernels/lstm.h"
 
@@ -48,6 +50,24 @@ void cell_row_forward(std::int64_t H, const double* a, const T* c_prev, T* gates
   }
 }
 
+// float32: the same cell with the pre-activations a = x1 + x2 (+ bias) summed in float and
+// SLEEF's vector sigmoid/tanh (kernels/cpu/fast/); false (nothing done) for float64 or when
+// the fast kernels are off.
+template <class T>
+bool cell_row_forward_fast(std::int64_t H, const T* x1, const T* x2, const T* bias, const T* c_prev, T* gates,
+                           T* c_new, T* h_new) {
+  if constexpr (std::is_same_v<T, float>) {
+    const fast::IsaTable* t = fast::active_table();
+    if (!t) return false;
+    std::vector<float> a(static_cast<std::size_t>(4 * H));
+    for (std::int64_t k = 0; k < 4 * H; ++k) a[k] = x1[k] + x2[k] + (bias ? bias[k] : 0.0f);
+    t->lstm_cell_fwd(H, a.data(), c_prev, gates, c_new, h_new);
+    return true;
+  } else {
+    return false;
+  }
+}
+
 // One cell backward for one row. dh: gradient at h_new; dc: gradient at c_new (already
 // including everything that arrives there). Writes da [4H] and returns d(c_prev) in dc_prev.
 template <class T>
@@ -81,6 +101,7 @@ void recurrence_forward(DType dt, const LSTMShape& s, const T* gx, const T* w_hh
   }
   std::vector<T> hw(static_cast<std::size_t>(B * G));
   std::vector<double> a(static_cast<std::size_t>(G));
+  const bool fast_cells = std::is_same_v<T, float> && fast::active_table() != nullptr;
   for (std::int64_t step = 0; step < s.max_length; ++step) {
     gemm(dt, false, true, 1, B, G, H, 1.0, h_n, 0, w_hh, 0, 0.0, hw.data(), 0);  // hw = h W_hh^T
     for (std::int64_t b = 0; b < B; ++b) {
@@ -88,11 +109,13 @@ void recurrence_forward(DType dt, const LSTMShape& s, const T* gx, const T* w_hh
       if (step >= len) continue;
       const std::int64_t p = position(step, len, s.reverse);
       const T* gxr = gx + (p * B + b) * G;
-      for (std::int64_t k = 0; k < G; ++k)
-        a[k] = static_cast<double>(gxr[k]) + hw[b * G + k] + (bias ? static_cast<double>(bias[k]) : 0.0);
+      if (!fast_cells)
+        for (std::int64_t k = 0; k < G; ++k)
+          a[k] = static_cast<double>(gxr[k]) + hw[b * G + k] + (bias ? static_cast<double>(bias[k]) : 0.0);
       T* cr = c_n + b * H;
       T* hr = h_n + b * H;
-      cell_row_forward<T>(H, a.data(), cr, gates + (p * B + b) * G, cr, hr);
+      if (!cell_row_forward_fast<T>(H, gxr, hw.data() + b * G, bias, cr, gates + (p * B + b) * G, cr, hr))
+        cell_row_forward<T>(H, a.data(), cr, gates + (p * B + b) * G, cr, hr);
       std::copy(hr, hr + H, out + (p * B + b) * H);
       std::copy(cr, cr + H, cells + (p * B + b) * H);
     }
@@ -199,6 +222,9 @@ void lstm_cell_forward(DType dt, std::int64_t batch, std::int64_t hidden, const 
     const T* cs = static_cast<const T*>(c);
     std::vector<double> a(static_cast<std::size_t>(G));
     for (std::int64_t b = 0; b < batch; ++b) {
+      if (cell_row_forward_fast<T>(H, gx + b * G, gh + b * G, nullptr, cs + b * H, static_cast<T*>(gates) + b * G,
+                                   static_cast<T*>(c_out) + b * H, static_cast<T*>(h_out) + b * H))
+        continue;
       for (std::int64_t k = 0; k < G; ++k) a[k] = static_cast<double>(gx[b * G + k]) + gh[b * G + k];
       cell_row_forward<T>(H, a.data(), cs + b * H, static_cast<T*>(gates) + b * G, static_cast<T*>(c_out) + b * H,
                           static_cast<T*>(h_out) + b * H);

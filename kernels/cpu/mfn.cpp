@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_util.h"
+#include "kernels/cpu/fast/fast_f32.h"
 #include "kernels/mfn.h"
 
 namespace fg::kernels::cpu {
@@ -113,6 +114,12 @@ void backward(const GatedMemoryShape& s, const T* u_hat, const T* w_u, const T* 
 void gated_memory_forward(DType dt, GatedMemoryShape s, const void* gate_x, const void* u_hat, const void* w_u,
                           const void* w1, const void* b1, const void* w2, const void* b2, const void* drop,
                           const std::int64_t* lengths, void* u_all, void* pre, void* gammas) {
+  // float32: the per-step products as GEMMs over the batch (kernels/cpu/fast/mfn_f32.cpp)
+  auto f = [](const void* p) { return static_cast<const float*>(p); };
+  if (dt == DType::f32 &&
+      fast::gated_memory_forward(s, f(gate_x), f(u_hat), f(w_u), f(w1), f(b1), f(w2), f(b2), f(drop), lengths,
+                                 static_cast<float*>(u_all), static_cast<float*>(pre), static_cast<float*>(gammas)))
+    return;
   dispatch_float(dt, "gated_memory_forward", [&](auto tag) {
     using T = decltype(tag);
     auto c = [](const void* p) { return static_cast<const T*>(p); };
@@ -126,6 +133,12 @@ void gated_memory_backward(DType dt, GatedMemoryShape s, const void* u_hat, cons
                            const void* w2, const void* drop, const std::int64_t* lengths, const void* u_all,
                            const void* pre, const void* gammas, const void* grad_u_all, void* grad_gate_x,
                            void* grad_u_hat, void* grad_z) {
+  auto f = [](const void* p) { return static_cast<const float*>(p); };
+  if (dt == DType::f32 &&
+      fast::gated_memory_backward(s, f(u_hat), f(w_u), f(w1), f(w2), f(drop), lengths, f(u_all), f(pre), f(gammas),
+                                  f(grad_u_all), static_cast<float*>(grad_gate_x), static_cast<float*>(grad_u_hat),
+                                  static_cast<float*>(grad_z)))
+    return;
   dispatch_float(dt, "gated_memory_backward", [&](auto tag) {
     using T = decltype(tag);
     auto c = [](const void* p) { return static_cast<const T*>(p); };

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "kernels/cpu/cpu_util.h"
+#include "kernels/cpu/fast/fast_f32.h"
 #include "kernels/optim.h"
 
 namespace fg::kernels::cpu {
@@ -14,13 +15,18 @@ namespace fg::kernels::cpu {
 using cpu_detail::dispatch_float;
 
 void adam_step(DType dt, bool decoupled_weight_decay, bool amsgrad, const AdamParamRef* params, std::int64_t count) {
+  for (std::int64_t t = 0; t < count; ++t) {
+    const AdamParamRef& r = params[t];
+    if (r.step < 1) throw std::invalid_argument("adam_step: step must be >= 1");
+    if (amsgrad && r.max_exp_avg_sq == nullptr && r.numel > 0)
+      throw std::invalid_argument("adam_step: amsgrad needs max_exp_avg_sq");
+  }
+  // float32: the same arithmetic, vectorised and threaded (kernels/cpu/fast/)
+  if (dt == DType::f32 && fast::adam_step(decoupled_weight_decay, amsgrad, params, count)) return;
   dispatch_float(dt, "adam_step", [&](auto tag) {
     using T = decltype(tag);
     for (std::int64_t t = 0; t < count; ++t) {
       const AdamParamRef& r = params[t];
-      if (r.step < 1) throw std::invalid_argument("adam_step: step must be >= 1");
-      if (amsgrad && r.max_exp_avg_sq == nullptr && r.numel > 0)
-        throw std::invalid_argument("adam_step: amsgrad needs max_exp_avg_sq");
       T* p = static_cast<T*>(r.param);
       const T* g = static_cast<const T*>(r.grad);
       T* m = static_cast<T*>(r.exp_avg);

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "kernels/cpu/cpu_util.h"
+#include "kernels/cpu/fast/fast_f32.h"
 #include "kernels/reduce.h"
 
 namespace fg::kernels::cpu {
@@ -67,6 +68,10 @@ void reduce_row(ReduceOp op, const T* x, std::int64_t n, std::int64_t stride, st
 
 void reduce_forward(ReduceOp op, DType dt, AxisView v, std::int64_t correction, const void* x, void* out,
                     std::int64_t* idx) {
+  // float32 sums and means: the vectorised kernels of kernels/cpu/fast/ (also double accumulation)
+  if (dt == DType::f32 && (op == ReduceOp::Sum || op == ReduceOp::Mean) &&
+      fast::reduce_sum(op == ReduceOp::Mean, v, static_cast<const float*>(x), static_cast<float*>(out)))
+    return;
   dispatch_float(dt, "reduce_forward", [&](auto tag) {
     using T = decltype(tag);
     const T* xs = static_cast<const T*>(x);
@@ -81,6 +86,9 @@ void reduce_forward(ReduceOp op, DType dt, AxisView v, std::int64_t correction, 
 
 void reduce_backward(ReduceOp op, DType dt, AxisView v, std::int64_t correction, const void* x, const void* out,
                      const std::int64_t* idx, const void* gout, void* gx) {
+  if (dt == DType::f32 && (op == ReduceOp::Sum || op == ReduceOp::Mean) &&
+      fast::reduce_sum_backward(op == ReduceOp::Mean, v, static_cast<const float*>(gout), static_cast<float*>(gx)))
+    return;
   dispatch_float(dt, "reduce_backward", [&](auto tag) {
     using T = decltype(tag);
     const T* xs = static_cast<const T*>(x);
