@@ -288,7 +288,9 @@ CaseScores case_scores(fg::models::Mmim& m, const fg::data::MultimodalSplit& spl
 int run(const Options& o) {
   const auto t0 = fg::harness::Clock::now();
   std::ostream& human = o.out == "-" ? std::cerr : std::cout;
-  std::cerr << fmt::format("mmim: reading {}...\n", fg::harness::dataset_path(o));
+  const std::string path = fg::harness::dataset_path(o);
+  std::cerr << (path.empty() ? std::string("mmim: generating the synthetic corpus...\n")
+                             : fmt::format("mmim: reading {}...\n", path));
   fg::harness::LoadedData d = fg::harness::load_data(o, {});
   const std::vector<std::string>& names = d.data.train.modality_names;
   auto has = [&](const std::string& m) { return std::find(names.begin(), names.end(), m) != names.end(); };
