@@ -175,6 +175,15 @@ TEST_CASE("fast f32: binary ops with broadcasts and permuted inputs vs float64")
              [](const Inputs& x) { return add(permute(x[0], {2, 0, 1}), x[1]); }, {leaf({4, 33, 7}, 7), leaf({33}, 8)});
 }
 
+TEST_CASE("fast f32: permutes keeping the last axis (contiguous runs) vs float64") {
+  const std::vector<std::pair<Shape, std::vector<std::int64_t>>> cases = {
+      {{2, 7, 3, 33}, {0, 2, 1, 3}}, {{3, 1025}, {0, 1}}, {{5, 4, 8}, {1, 0, 2}}, {{7, 2, 9}, {1, 0, 2}},
+      {{2, 70001 / 7 + 1, 3, 8}, {2, 0, 1, 3}}, {{33, 7}, {1, 0}}};  // the last: a transpose (reference loop)
+  for (const auto& [shape, perm] : cases)
+    check_case("permute " + shape_str(shape), [perm](const Inputs& x) { return permute(x[0], perm); },
+               {leaf(shape, 80)}, 0.0);
+}
+
 TEST_CASE("fast f32: sum and mean along every axis vs float64") {
   const std::vector<std::pair<Shape, std::int64_t>> cases = {
       {{1}, 0},       {{7}, 0},          {{1025}, 0},       {{33, 7}, 0},    {{33, 7}, 1},      {{3, 1025, 7}, 1},

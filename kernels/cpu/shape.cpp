@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kernels/cpu/cpu_util.h"
+#include "kernels/cpu/fast/fast_f32.h"
 #include "kernels/shape.h"
 
 namespace fg::kernels::cpu {
@@ -25,6 +26,8 @@ void dispatch_width(DType dt, F&& f) {
 }  // namespace
 
 void permute_copy(DType dt, const PermutePlan& plan, const void* x, void* y) {
+  // float32 with the last axis kept in place: contiguous runs (kernels/cpu/fast/)
+  if (dt == DType::f32 && fast::permute_copy(plan, static_cast<const float*>(x), static_cast<float*>(y))) return;
   dispatch_width(dt, [&](auto tag) {
     using U = decltype(tag);
     const U* xs = static_cast<const U*>(x);

@@ -314,6 +314,26 @@ bool reduce_sum_backward(bool mean, AxisView v, const float* gout, float* gx) {
   return true;
 }
 
+bool permute_copy(const PermutePlan& plan, const float* x, float* y) {
+  if (!table() || plan.ndim < 2 || plan.numel == 0) return false;
+  const int last = plan.ndim - 1;
+  const std::int64_t run = plan.out_shape[last];
+  if (plan.in_stride[last] != 1 || run < 8) return false;
+  const std::int64_t runs = plan.numel / run;
+  const std::int64_t runs_per_grain = std::max<std::int64_t>(1, kParallelGrain / run);
+  parallel_range(runs, runs_per_grain, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t r = b; r < e; ++r) {
+      std::int64_t off = 0, i = r;  // the input offset of run r: its output index, digit by digit
+      for (int d = last - 1; d >= 0; --d) {
+        off += (i % plan.out_shape[d]) * plan.in_stride[d];
+        i /= plan.out_shape[d];
+      }
+      std::memcpy(y + r * run, x + off, static_cast<std::size_t>(run) * sizeof(float));
+    }
+  });
+  return true;
+}
+
 bool bias_gelu_forward(std::int64_t rows, std::int64_t n, bool tanh_approx, const float* x, const float* bias,
                        float* y) {
   const IsaTable* t = table();

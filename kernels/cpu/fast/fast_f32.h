@@ -25,6 +25,7 @@
 #include "kernels/attention.h"
 #include "kernels/elementwise.h"
 #include "kernels/mfn.h"
+#include "kernels/shape.h"
 #include "kernels/optim.h"
 #include "kernels/types.h"
 
@@ -47,6 +48,10 @@ bool reduce_sum(bool mean, AxisView v, const float* x, float* out);
 // gx[o, j, i] = gout[o, i] (times 1/n for the mean).
 bool reduce_sum_backward(bool mean, AxisView v, const float* gout, float* gx);
 bool adam_step(bool decoupled_weight_decay, bool amsgrad, const AdamParamRef* params, std::int64_t count);
+// y = x permuted (kernels/shape.h) when the last output axis is the input's last axis (runs of
+// at least 8 contiguous floats, e.g. attention's head split [B, S, H, D] -> [B, H, S, D]):
+// one copy per run instead of an odometer step per element. False for other permutations.
+bool permute_copy(const PermutePlan& plan, const float* x, float* y);
 // BERT's bias + GELU (kernels/bert_fused.h): z = x + bias per row, y = gelu(z); backward
 // gx = gy gelu'(z), gbias = column sums of gx (in double, in row order). gx/gbias may be null.
 bool bias_gelu_forward(std::int64_t rows, std::int64_t n, bool tanh_approx, const float* x, const float* bias,
