@@ -313,6 +313,14 @@ nlohmann::json interpret_run(const Options& opt, fg::harness::MdmTask& task, con
   return out;
 }
 
+// The name of one (model, loss, lr) training run: progress lines, and the per-run checkpoint
+// files (--checkpoint, and the one Ctrl-C / SIGTERM leaves beside --out) are named after it, so
+// it holds no '/' (a folder the harness would not create: the interrupted run's results were
+// lost when it did).
+std::string run_name(const std::string& model, const std::string& loss, double lr) {
+  return fmt::format("{}-{}-lr{}", model, loss, lr);
+}
+
 Cell run_cell(const Options& opt, const std::string& model, const std::string& loss, std::uint64_t seed,
               fg::harness::Splits& splits, const fg::data::SyntheticTruth* test_truth,
               const fg::data::MultimodalSplit& word_test, std::ostream& human, bool several) {
@@ -329,7 +337,7 @@ Cell run_cell(const Options& opt, const std::string& model, const std::string& l
   const auto t0 = fg::harness::Clock::now();
   for (const double lr : opt.lrs) {
     fg::harness::RunSpec spec;
-    spec.name = fmt::format("{}/{}/lr{}", model, loss, lr);
+    spec.name = run_name(model, loss, lr);
     spec.model = model;
     spec.modalities = train.modality_names;
     spec.model_config = {{"mdm_loss", loss}, {"lambda", opt.lambda}, {"unroll", opt.unroll}, {"critic_lr", opt.critic_lr}};

@@ -397,3 +397,18 @@ TEST_CASE("mdm --interpret: the reviews corpus's acoustic summary of an utteranc
   silent[0] = 1.f;
   CHECK(mdm::reviews_acoustic_summary(silent, 1, 26, 0, 1)["f0_mean_hz"].is_null());  // no voiced word
 }
+
+TEST_CASE("mdm: per-run checkpoint files (--checkpoint, and the one SIGTERM leaves beside --out) stay in their folder") {
+  mdm::Options opt;
+  opt.out = "results/syn.json";
+  opt.checkpoint = "ck/run.ckpt";
+  fg::harness::RunSpec spec;
+  spec.name = mdm::run_name("tfn", "w-log", 0.001);
+  CHECK(spec.name.find('/') == std::string::npos);
+  const auto o = fg::harness::train_options(opt, spec, 3, true);
+  CHECK(std::filesystem::path(o.checkpoint).parent_path() == "ck");
+  opt.checkpoint.clear();
+  const auto i = fg::harness::train_options(opt, spec, 3, true);
+  CHECK(std::filesystem::path(i.interrupt_checkpoint).parent_path() == "results");
+  CHECK(fg::test::contains(i.interrupt_checkpoint, "tfn-w-log-lr0.001-seed3"));
+}
