@@ -3,6 +3,7 @@
 #include "engine/device.h"
 
 #include <malloc.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -115,6 +116,15 @@ void* allocate(Device d, std::size_t nbytes) {
   const std::size_t rounded = rounded_size(nbytes);
   if (rounded > kLargeBlock)
     if (void* cached = take_cached(rounded)) return cached;
+  if (rounded > kLargeBlock) {
+    // large blocks on 2 MB boundaries with transparent huge pages asked for (the kernel's
+    // "madvise" mode): streaming kernels then take one TLB entry per 2 MB, not per 4 KB
+    constexpr std::size_t kHuge = std::size_t{2} << 20;
+    void* p = std::aligned_alloc(kHuge, (rounded + kHuge - 1) / kHuge * kHuge);
+    if (!p) FG_FAIL("out of host memory allocating {} bytes", nbytes);
+    madvise(p, (rounded + kHuge - 1) / kHuge * kHuge, MADV_HUGEPAGE);
+    return p;
+  }
   void* p = std::aligned_alloc(kCpuAlignment, rounded);
   if (!p) FG_FAIL("out of host memory allocating {} bytes", nbytes);
   return p;

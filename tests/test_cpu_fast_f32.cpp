@@ -350,6 +350,21 @@ TEST_CASE("fast f32: FG_FAST_ISA=off runs the reference loops, and they agree wi
   expect_close(fast, slow.to(DType::f64), 1e-6, "gelu fast vs reference loop");
 }
 
+TEST_CASE("large CPU blocks (> 32 MB, huge pages, reused from the cache) hold what is written to them") {
+  const std::int64_t n = 9 << 20;  // 36 MB of float32
+  for (int round = 0; round < 3; ++round) {  // the second and third allocations come from the cache
+    const Tensor z = zeros({n}, TensorOptions{DType::f32});
+    CHECK(sum(z).item() == 0.0);
+    const Tensor o = full({n}, 0.5, TensorOptions{DType::f32});
+    CHECK(sum(o).item() == doctest::Approx(0.5 * static_cast<double>(n)).epsilon(1e-12));
+    const Tensor v = values({n}, 90 + round).to(DType::f32);
+    const std::vector<float> host = v.to_vector<float>();
+    double ref = 0;
+    for (float f : host) ref += f;
+    CHECK(sum(v).item() == doctest::Approx(ref).epsilon(1e-6));
+  }
+}
+
 TEST_CASE("set_num_threads: checks its argument and sets the count the kernels use") {
   CHECK_THROWS_WITH_AS(set_num_threads(0), doctest::Contains("at least 1 thread"), Error);
   set_num_threads(2);
