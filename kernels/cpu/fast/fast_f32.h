@@ -8,9 +8,9 @@
 //     dimensions that are contiguous for every operand), unary ops with SLEEF's vector math
 //     (exp, log, tanh, erf; 1-ULP functions, so results differ from the scalar libm loop by
 //     float32 rounding only);
-//   * sums and means along an axis (contiguous rows, or column accumulation for an inner
-//     axis), accumulated in double like the reference, in a fixed order that does not
-//     depend on the thread count;
+//   * sums and means along an axis: contiguous rows in float over blocks of 1024 with the
+//     block sums added in double, columns (an inner axis) accumulated in double; in a fixed
+//     order that does not depend on the thread count;
 //   * the Adam/AdamW step (double arithmetic per element, like the reference).
 // Runtime dispatch: each of fast_f32_{base,avx2,avx512}.cpp compiles fast_f32_impl.inc for
 // one instruction set (SSE2, AVX2+FMA, AVX-512), and the first call picks the best one the
