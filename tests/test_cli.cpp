@@ -104,6 +104,9 @@ std::vector<Program> programs() {
 #ifdef FG_BIN_MMB
   p.push_back({"mmb", FG_BIN_MMB, "--mmb-epochs INT:in [1, 100000]=100"});
 #endif
+#ifdef FG_BIN_MMIM
+  p.push_back({"mmim", FG_BIN_MMIM, "--memory INT:in [0, 1000]=1"});
+#endif
 #ifdef FG_BIN_MFM
   p.push_back({"mfm", FG_BIN_MFM, "--cnn-channels INT:in [1, 4096]=16"});
 #endif
@@ -458,3 +461,41 @@ TEST_CASE("cli: --corpus picks the embedded corpus; reviews reads the set-up's H
   CHECK(j["dataset"]["train"] == 2800);
   CHECK(j["dataset"]["test"] == 800);
 }
+
+#ifdef FG_BIN_MMIM
+TEST_CASE("cli: mmim's own flags: bad values exit 2 naming the flag; the synthetic corpus runs with the LSTM text encoder") {
+  ScratchDir dir("cli");
+  struct Bad {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {{"--ablate", "no-such-term"}, "--ablate: unknown term 'no-such-term'"},
+           {{"--ablations", "--ablate", "no-ba"}, "--ablations and --ablate"},
+           {{"--text-encoder", "gpt"}, "--text-encoder"},
+           {{"--corpus", "synthetic", "--text-encoder", "bert"}, "--text-encoder bert: the synthetic corpus has no BERT"},
+           {{"--text-encoder", "lstm", "--bert", dir.file("")}, "--bert: given with --text-encoder lstm"},
+           {{"--memory", "-1"}, "--memory"},
+           {{"--alpha", "nan"}, "--alpha"},
+           {{"--lld-form", "exact"}, "--lld-form"},
+           {{"--cpc", "both"}, "--cpc"},
+           {{"--trace", dir.file("no-such-folder/t.svg")}, "--trace"}}) {
+    INFO(b.args[0], " ", b.args[1]);
+    const Ran r = run(FG_BIN_MMIM, b.args, dir);
+    CHECK(r.code == 2);
+    CHECK(has(r.err, b.says));
+    CHECK(r.err.rfind("mmim: error: ", 0) == 0);
+  }
+  // --corpus synthetic: auto picks the LSTM text encoder; the case study reads the generator's truth
+  const Ran r = run(FG_BIN_MMIM,
+                    {"--corpus", "synthetic", "--train-size", "48", "--valid-size", "16", "--test-size", "24", "--epochs",
+                     "1", "--batch-size", "16", "--case-study", "3", "--quiet", "--out", dir.file("m.json")},
+                    dir);
+  CHECK_MESSAGE(r.code == 0, r.err);
+  CHECK(has(r.out, "synthetic truth (all 24 test utterances"));
+  CHECK(has(r.out, "text silent"));
+  const auto j = nlohmann::json::parse(read_bytes(dir.file("m.json")));
+  CHECK(j.at("dataset").at("text_encoder") == "lstm");
+  CHECK(j.at("case_study_synthetic").size() == 7);
+}
+#endif
