@@ -463,7 +463,7 @@ TEST_CASE("cli: --corpus picks the embedded corpus; reviews reads the set-up's H
 }
 
 #ifdef FG_BIN_MMIM
-TEST_CASE("cli: mmim's own flags: bad values exit 2 naming the flag; the synthetic corpus runs with the LSTM text encoder") {
+TEST_CASE("cli: mmim's own flags: bad values exit 2 naming the flag, and the synthetic corpus runs with the LSTM text encoder") {
   ScratchDir dir("cli");
   struct Bad {
     std::vector<std::string> args;
