@@ -100,21 +100,10 @@ def build(torch):
         def forward(self, xs):
             hs, cells = [], []
             for lstm, x in zip(self.lstms, xs):
-                out, (h_n, _) = lstm(x)  # cuDNN over the whole sequence: h at every step
-                # nn.LSTM returns no cell sequence: recompute the gates for all steps at once
-                # from h_{t-1} (known now) and run the cell's elementwise scan
-                h_prev = torch.cat([torch.zeros_like(out[:, :1]), out[:, :-1]], 1)
-                gates = F.linear(x, lstm.weight_ih_l0, lstm.bias_ih_l0) + F.linear(h_prev, lstm.weight_hh_l0,
-                                                                                   lstm.bias_hh_l0)
-                i, f, g, _ = gates.chunk(4, -1)
-                i, f, g = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g)
-                c = torch.zeros_like(out[:, 0])
-                cs = []
-                for t in range(x.shape[1]):
-                    c = f[:, t] * c + i[:, t] * g[:, t]
-                    cs.append(c)
-                hs.append(h_n[0])
-                cells.append(torch.stack(cs, 0))  # [T, B, H]
+                # cuDNN over the whole sequence, then the cell state at every step
+                h_n, cs = common.lstm_with_cells(torch, lstm, x)
+                hs.append(h_n)
+                cells.append(cs)  # [T, B, H]
             c_t = torch.cat(cells, 2)  # [T, B, S]
             c_prev = torch.cat([torch.zeros_like(c_t[:1]), c_t[:-1]], 0)
             c_star = torch.cat([c_prev, c_t], 2)

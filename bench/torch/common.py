@@ -18,6 +18,9 @@ What is here:
                                    benchmark that ran (failed and skipped ones left out)
   median_cuda_time_us              median time of a callable between two CUDA events,
                                    after untimed warm-up calls
+  lstm_with_cells                  one-layer nn.LSTM over [B, T, D] plus its cell state at
+                                   every step (nn.LSTM returns only the last), for the MFN
+                                   counterparts (bench_mfn.py, cpu_side_by_side.py)
   print_header / ratio / print_geomean / write_csv
                                    the ours/torch table: header and rule, one ratio per
                                    row (below 1: fusegrad is faster), geometric mean of
@@ -119,6 +122,26 @@ def median_cuda_time_us(torch, fn, reps, warmup):
         stop.synchronize()
         times.append(start.elapsed_time(stop) * 1e3)
     return statistics.median(times)
+
+
+def lstm_with_cells(torch, lstm, x):
+    """Run a one-layer batch-first nn.LSTM over x [B, T, D]; return (h_n [B, H], cells [T, B, H]).
+
+    nn.LSTM returns no cell sequence, so the gates are recomputed for all steps at once from
+    h_{t-1} (known after the fused run) and the cell's elementwise scan is run step by step.
+    """
+    F = torch.nn.functional
+    out, (h_n, _) = lstm(x)
+    h_prev = torch.cat([torch.zeros_like(out[:, :1]), out[:, :-1]], 1)
+    gates = F.linear(x, lstm.weight_ih_l0, lstm.bias_ih_l0) + F.linear(h_prev, lstm.weight_hh_l0, lstm.bias_hh_l0)
+    i, f, g, _ = gates.chunk(4, -1)
+    i, f, g = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g)
+    c = torch.zeros_like(out[:, 0])
+    cs = []
+    for step in range(x.shape[1]):
+        c = f[:, step] * c + i[:, step] * g[:, step]
+        cs.append(c)
+    return h_n[0], torch.stack(cs, 0)
 
 
 def print_header(header):

@@ -34,6 +34,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402  (bench/torch/common.py, next to this script)
+
 WORKLOADS = ["linear", "lstm", "mfn_adam", "late_adam", "bert", "gelu", "sum", "chain"]
 TOL = 1e-3
 FLOOR = 1e-4
@@ -214,20 +217,9 @@ def build_workloads(torch):
         def forward(self, xs):
             hs, cells = [], []
             for n, x in zip(MFN["names"], xs):
-                lstm = getattr(self, "lstm_" + n)
-                out, (h_n, _) = lstm(x)
-                h_prev = torch.cat([torch.zeros_like(out[:, :1]), out[:, :-1]], 1)
-                gates = F.linear(x, lstm.weight_ih_l0, lstm.bias_ih_l0) + F.linear(h_prev, lstm.weight_hh_l0,
-                                                                                   lstm.bias_hh_l0)
-                i, f, g, _ = gates.chunk(4, -1)
-                i, f, g = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g)
-                c = torch.zeros_like(out[:, 0])
-                cs = []
-                for step in range(x.shape[1]):
-                    c = f[:, step] * c + i[:, step] * g[:, step]
-                    cs.append(c)
-                hs.append(h_n[0])
-                cells.append(torch.stack(cs, 0))
+                h_n, cs = common.lstm_with_cells(torch, getattr(self, "lstm_" + n), x)
+                hs.append(h_n)
+                cells.append(cs)
             c_t = torch.cat(cells, 2)
             c_prev = torch.cat([torch.zeros_like(c_t[:1]), c_t[:-1]], 0)
             c_star = torch.cat([c_prev, c_t], 2)
