@@ -404,6 +404,7 @@ int run(Options& o) {
     fg::harness::TrainOptions to = fg::harness::train_options(o, spec, seed, seeds.size() > 1);
     to.epochs = epochs;
     to.config["epochs"] = epochs;
+    to.valid_is_loss = true;  // ImaTask::predict is the per-pair loss (docs/ima.md): print it as such
     return fg::harness::fit(task, st.train_u, st.valid_u, to, std::cerr);
   };
 

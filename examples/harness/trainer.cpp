@@ -465,7 +465,8 @@ FitResult fit(Task& task, const data::MultimodalSplit& train, const data::Multim
     bar.finish(fmt::format("train loss {:.4f}  ({:.2f} s, {:.0f} utt/s)", rec.train_loss, rec.seconds,
                            rec.samples_per_second));
     if (!o.quiet)
-      log << fmt::format("{:<8} epoch {:>3}  valid {}{}\n", o.name, epoch, data::format_metrics(rec.valid),
+      log << fmt::format("{:<8} epoch {:>3}  valid {}{}\n", o.name, epoch,
+                         o.valid_is_loss ? fmt::format("loss {:.4f}", rec.valid.mae) : data::format_metrics(rec.valid),
                          improved ? "  *best" : "")
           << std::flush;
     append_line(o.log, {{"kind", "epoch"}, {"run", o.name}, {"epoch", epoch}, {"step", s.global_step},

@@ -67,6 +67,10 @@ struct TrainOptions {
   bool resume = false;         // continue from `checkpoint` when it exists
   std::string log;             // JSONL log ("" = none); appended on resume
   bool quiet = false;          // no progress bar and no per-epoch lines
+  // The task's predict() returns a per-example loss against label-0 targets (unsupervised tasks such
+  // as IMA's autoencoders): the epoch line then says "valid loss X" (= the valid MAE used for
+  // selection) instead of regression metrics that mean nothing there (corr nan, acc2 1.0).
+  bool valid_is_loss = false;
   std::string name = "run";    // the run's name in messages, bars and logs
   std::string hint;            // divergence advice ("lower --lr (now X)" by default)
   nlohmann::json config;       // the frozen config stored in checkpoints and compared on resume
