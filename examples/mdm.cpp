@@ -6,6 +6,7 @@
 //   mdm --quick                                   # one model, two losses, 2 seeds (minutes on 2 cores)
 //   mdm --models tfn,lmf --losses null,kl,f,w --seeds 0,1,2,3,4 --out mdm.json
 //   mdm --models mag_bert --corpus reviews --figures figs   # MAG-BERT on the reviews corpus, pictures
+//   mdm --tables a.json b.json --out all.json     # the tables of runs made in parts (a sweep), merged
 //   mdm --help                                    # every flag
 //
 // Per (model, loss, seed): for every lr of --lrs (the paper's grid by default) a fresh model
@@ -26,6 +27,8 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -74,6 +77,8 @@ struct Options : fg::harness::HarnessOptions {
   std::string figures;           // "" = none; else a folder for the SVG pictures (Figure 2's analogue)
   std::int64_t limit_train = 0, limit_valid = 0, limit_test = 0;  // random subsets of a loaded corpus (0 = all)
   int interpret = 0;  // Table 3: the N highest- and N lowest-scoring test utterances per critic run
+  std::vector<std::string> tables;  // --tables: result files of earlier runs to merge (no training)
+  bool models_given = false, losses_given = false;  // on the command line (--tables filters by them)
 };
 
 const std::vector<std::string> kPaperModels = {"ef_lstm", "tfn", "lmf", "mfn"};
@@ -138,6 +143,12 @@ void add_flags(CLI::App& app, Options& opt) {
                  "for each model and loss's first seed, all in --out")
       ->check(fg::cli::int_range(0, 1000))
       ->capture_default_str();
+  app.add_option("--tables", opt.tables,
+                 "No training: print Table 2 (WMW p-values), the modality drop, the critic's AUC and Table 3 from "
+                 "these --out files of earlier mdm runs, merged (a study run in parts: one file per seed or loss, "
+                 "e.g. from tools/sweep); they must share their settings and dataset. --models/--losses select "
+                 "rows; --out and --figures write the merged results")
+      ->expected(1, -1);
   app.add_flag("--quick", opt.quick,
                "A short run: --models lmf --losses null,w --seeds 0,1 --lrs 0.002 --epochs 4 and a 400/150/300 "
                "corpus, for each of these flags not given");
@@ -145,6 +156,8 @@ void add_flags(CLI::App& app, Options& opt) {
 
 // --quick's settings for the flags the command line did not give.
 void apply_quick(const CLI::App& app, Options& opt) {
+  opt.models_given = app.count("--models") > 0;
+  opt.losses_given = app.count("--losses") > 0;
   if (!opt.quick) return;
   auto unset = [&](const char* f) { return app.count(f) == 0; };
   if (unset("--models")) opt.models = {"lmf"};
@@ -162,7 +175,7 @@ void validate(const Options& opt) {
   const auto zoo = fg::models::zoo_model_names();
   for (const std::string& m : opt.models) {
     if (m == "mag_bert") {
-      if (opt.corpus != "reviews" || !opt.data.empty())
+      if (opt.tables.empty() && (opt.corpus != "reviews" || !opt.data.empty()))
         throw fg::cli::UsageError(
             "--models mag_bert: needs --corpus reviews (word-aligned, with the words of each utterance: MAG-BERT "
             "aligns word-level acoustic/visual features to word pieces)");
@@ -180,6 +193,12 @@ void validate(const Options& opt) {
     }
   }
   if (opt.losses.empty() || opt.models.empty()) throw fg::cli::UsageError("--models and --losses: give at least one each");
+  if (!opt.tables.empty()) {
+    if (opt.quick || opt.resume || !opt.checkpoint.empty())
+      throw fg::cli::UsageError("--tables: merges the results of finished runs and trains nothing; --quick, "
+                                "--checkpoint and --resume are for training");
+    return;
+  }
   const bool loaded = !opt.data.empty() || opt.corpus != "synthetic";
   if (!loaded && (opt.limit_train > 0 || opt.limit_valid > 0 || opt.limit_test > 0))
     throw fg::cli::UsageError(
@@ -427,12 +446,19 @@ std::pair<double, double> mean_std(const std::vector<double>& v) {
   return {m, std::sqrt(s / static_cast<double>(v.size()))};
 }
 
+// Distinct seeds among `cells` (those of --seeds, or of the merged files of --tables).
+std::size_t seed_count(const std::vector<Cell>& cells) {
+  std::set<std::uint64_t> s;
+  for (const Cell& c : cells) s.insert(c.seed);
+  return s.size();
+}
+
 // Table 2's analogue and its JSON; `summary` receives every cell.
 std::string table2(const Options& opt, const std::vector<Cell>& cells, nlohmann::json& summary) {
   std::string out = fmt::format(
       "\nTable 2 analogue (test split, mean +- std over {} seeds; p: two-sided Wilcoxon-Mann-Whitney against L_null of "
       "the same model, scipy's default method; '*' p < {})\n",
-      fg::harness::run_seeds(opt).size(), opt.alpha);
+      seed_count(cells), opt.alpha);
   out += fmt::format("{:<14} {:<6}", "model", "loss");
   for (const Metric& m : kMetrics) out += fmt::format(" {:>24}", m.label);
   out += "\n";
@@ -519,9 +545,11 @@ std::string interpretation_table(const Options& opt, const std::vector<Cell>& ce
   };
   for (const std::string& model : opt.models)
     for (const std::string& loss : opt.losses) {
-      const auto it = std::find_if(cells.begin(), cells.end(), [&](const Cell& c) {
-        return c.model == model && c.loss == loss && !c.interpretation.empty();
-      });
+      auto it = cells.end();  // the smallest seed with rows
+      for (auto c = cells.begin(); c != cells.end(); ++c)
+        if (c->model == model && c->loss == loss && !c->interpretation.empty() &&
+            (it == cells.end() || c->seed < it->seed))
+          it = c;
       if (it == cells.end()) continue;
       out += fmt::format("{} {} seed {}\n", model, loss, it->seed);
       out += fmt::format("{:<8} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6} {:>6} {:>6} {:>6}  {}\n", "end", "T", "label",
@@ -570,16 +598,266 @@ std::string drop_svg(const Options& opt, const std::string& model, const nlohman
     series.push_back(std::move(se));
   }
   fg::examples::PlotLayout layout;
-  layout.title = fmt::format("Modality drop, {}: Acc2_corrupt / Acc2 (mean over {} seeds)", model,
-                             fg::harness::run_seeds(opt).size());
+  std::size_t seeds = 0;  // runs behind each point (as many as the drop table's ratios)
+  for (const std::string& loss : opt.losses)
+    if (drop.contains(model) && drop[model].contains(loss) && drop[model][loss].contains("A+V"))
+      seeds = std::max(seeds, drop[model][loss]["A+V"]["ratios"].size());
+  layout.title = fmt::format("Modality drop, {}: Acc2_corrupt / Acc2 (mean over {} seeds)", model, seeds);
   layout.x_title = "loss (" + names + ")";
   layout.y_title = "Acc2 ratio";
   return fg::examples::svg_line_plot(xs, series, layout);
 }
 
+// Table 3's rows of every seed pooled: per model, loss and end (the --interpret highest- or
+// lowest-scoring test utterances of each seed), what those utterances have in common. On the
+// reviews corpus: |label|, the share of positive labels, the share whose prediction from all
+// modalities has the label's sign (Acc2, has0 convention), words, and the acoustic summary
+// (words per second, mean F0, F0 range, energy); on the synthetic corpus: the share whose
+// modalities all express the sentiment (the generator's truth). Means over the pooled rows.
+std::string interpretation_summary(const Options& opt, const std::vector<Cell>& cells, nlohmann::json& js) {
+  if (std::none_of(cells.begin(), cells.end(), [](const Cell& c) { return !c.interpretation.empty(); })) return "";
+  std::string out =
+      "\nTable 3 pooled over seeds: the highest- and lowest-scoring test utterances of every seed's critic, means; "
+      "acc2: the prediction has the label's sign; agree: all modalities express the sentiment (synthetic truth)\n";
+  out += fmt::format("{:<14} {:<6} {:<8} {:>4} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n", "model", "loss",
+                     "end", "n", "|label|", "pos", "acc2", "words", "wrd/s", "F0Hz", "F0rng", "dB", "agree");
+  auto mean_of = [](const std::vector<double>& v) {
+    double s = 0;
+    std::size_t n = 0;
+    for (double x : v)
+      if (std::isfinite(x)) s += x, ++n;
+    return n ? s / static_cast<double>(n) : NAN;
+  };
+  for (const std::string& model : opt.models)
+    for (const std::string& loss : opt.losses)
+      for (const char* end : {"highest", "lowest"}) {
+        std::map<std::string, std::vector<double>> v;
+        std::size_t n = 0;
+        for (const Cell& c : cells) {
+          if (c.model != model || c.loss != loss) continue;
+          for (const auto& e : c.interpretation) {
+            if (e.value("end", "") != end) continue;
+            ++n;
+            const double label = e["label"].get<double>();
+            v["abs_label"].push_back(std::fabs(label));
+            v["positive"].push_back(label > 0 ? 1.0 : 0.0);
+            const auto& p = e["prediction"];
+            if (p.contains("all") && p["all"].is_number())
+              v["acc2"].push_back((p["all"].get<double>() >= 0) == (label >= 0) ? 1.0 : 0.0);
+            if (e["text"].is_string()) {
+              const std::string t = e["text"].get<std::string>();
+              double words = 0;
+              bool in_word = false;
+              for (char ch : t) {
+                const bool space = ch == ' ' || ch == '\t' || ch == '\n';
+                if (!space && !in_word) ++words;
+                in_word = !space;
+              }
+              v["words"].push_back(words);
+            }
+            if (e.contains("acoustic"))
+              for (const char* k : {"words_per_s", "f0_mean_hz", "f0_range_hz", "energy_db_mean"})
+                v[k].push_back(e["acoustic"][k].is_number() ? e["acoustic"][k].get<double>() : NAN);
+            if (e.contains("truth")) {
+              bool all = true;
+              for (const auto& [m, what] : e["truth"].items()) all = all && what == "expresses";
+              v["agree"].push_back(all ? 1.0 : 0.0);
+            }
+          }
+        }
+        if (n == 0) continue;
+        auto col = [&](const char* k, const char* f) {
+          const double m = v.count(k) ? mean_of(v[k]) : NAN;
+          js[model][loss][end][k] = std::isfinite(m) ? nlohmann::json(m) : nlohmann::json(nullptr);
+          return std::isfinite(m) ? fmt::format(fmt::runtime(f), m) : std::string("-");
+        };
+        js[model][loss][end]["n"] = n;
+        out += fmt::format("{:<14} {:<6} {:<8} {:>4}", model, loss, end, n);
+        out += fmt::format(" {:>7} {:>6} {:>6} {:>6}", col("abs_label", "{:.2f}"), col("positive", "{:.2f}"),
+                           col("acc2", "{:.2f}"), col("words", "{:.1f}"));
+        out += fmt::format(" {:>6} {:>6} {:>6} {:>6} {:>6}\n", col("words_per_s", "{:.2f}"), col("f0_mean_hz", "{:.0f}"),
+                           col("f0_range_hz", "{:.0f}"), col("energy_db_mean", "{:.1f}"), col("agree", "{:.2f}"));
+      }
+  return out;
+}
+
+// One cell as the results JSON holds it, and back (--tables).
+nlohmann::json cell_json(const Cell& c) {
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json lrs = nlohmann::json::array();
+  for (const auto& [lr, mae] : c.valid_by_lr) lrs.push_back({{"lr", lr}, {"valid_mae", num(mae)}});
+  nlohmann::json dr = nlohmann::json::object();
+  for (const auto& [k, m] : c.dropped) dr[k] = fg::harness::metrics_json(m);
+  return {{"model", c.model},       {"loss", c.loss},
+          {"seed", c.seed},         {"selected_lr", c.lr},
+          {"valid_by_lr", lrs},     {"test", fg::harness::metrics_json(c.test)},
+          {"text_absent", dr},      {"critic_auc", num(c.auc)},
+          {"critic_score_agree", num(c.score_agree)}, {"critic_score_other", num(c.score_disagree)},
+          {"interpretation", c.interpretation}};
+}
+
+Cell cell_from_json(const nlohmann::json& j, const std::string& where) {
+  Cell c;
+  try {
+    auto num = [](const nlohmann::json& v) { return v.is_null() ? NAN : v.get<double>(); };
+    c.model = j.at("model").get<std::string>();
+    c.loss = j.at("loss").get<std::string>();
+    c.seed = j.at("seed").get<std::uint64_t>();
+    c.lr = j.at("selected_lr").get<double>();
+    for (const auto& e : j.at("valid_by_lr")) c.valid_by_lr.emplace_back(e.at("lr").get<double>(), num(e.at("valid_mae")));
+    c.test = fg::harness::metrics_from_json(j.at("test"));
+    for (const auto& [k, m] : j.at("text_absent").items()) c.dropped[k] = fg::harness::metrics_from_json(m);
+    c.auc = num(j.at("critic_auc"));
+    // (files written before these two existed have none)
+    c.score_agree = j.contains("critic_score_agree") ? num(j["critic_score_agree"]) : NAN;
+    c.score_disagree = j.contains("critic_score_other") ? num(j["critic_score_other"]) : NAN;
+    c.interpretation = j.at("interpretation");
+  } catch (const nlohmann::json::exception& e) {
+    FG_FAIL("{}: not a cell of mdm's results ({})", where, e.what());
+  }
+  return c;
+}
+
+// The options that decide what a run trains (and what --tables requires the merged files to share).
+nlohmann::json options_json(const Options& opt) {
+  return {{"models", opt.models},       {"losses", opt.losses},       {"lrs", opt.lrs},
+          {"lambda", opt.lambda},       {"unroll", opt.unroll},       {"critic_lr", opt.critic_lr},
+          {"alpha", opt.alpha},         {"corpus", opt.corpus},       {"quick", opt.quick},
+          {"epochs", opt.epochs},       {"bert_dir", opt.bert_dir},   {"bert_lr", opt.bert_lr},
+          {"max_pieces", opt.max_pieces}, {"batch_size", opt.batch_size}, {"limit_train", opt.limit_train},
+          {"limit_valid", opt.limit_valid}, {"limit_test", opt.limit_test}, {"interpret", opt.interpret},
+          {"optimizer", opt.optimizer}, {"weight_decay", opt.weight_decay}, {"data", opt.data},
+          {"data_seed", opt.seed},      {"train_size", opt.train_size}, {"valid_size", opt.valid_size},
+          {"test_size", opt.test_size}, {"clip", opt.clip},           {"schedule", opt.schedule}};
+}
+const std::vector<std::string> kSettingKeys = {
+    "lrs",        "lambda",      "unroll",      "critic_lr",  "corpus",     "epochs",   "bert_dir",
+    "bert_lr",    "max_pieces",  "batch_size",  "limit_train", "limit_valid", "limit_test", "optimizer",
+    "weight_decay", "data",      "data_seed",   "train_size", "valid_size", "test_size", "clip", "schedule"};
+
+// Every table after the per-run results, and their JSON into `js` (cells, table2,
+// modality_drop, critic_interpretation, interpretation_summary).
+std::string all_tables(const Options& opt, const std::vector<Cell>& cells, nlohmann::json& js) {
+  nlohmann::json t2 = nlohmann::json::object(), dj = nlohmann::json::object(), cj = nlohmann::json::object(),
+                 sj = nlohmann::json::object(), cells_json = nlohmann::json::array();
+  const std::string text = table2(opt, cells, t2) + drop_table(opt, cells, dj) + critic_table(opt, cells, cj) +
+                           interpretation_table(opt, cells) + interpretation_summary(opt, cells, sj);
+  for (const Cell& c : cells) cells_json.push_back(cell_json(c));
+  js["cells"] = cells_json, js["table2"] = t2, js["modality_drop"] = dj, js["critic_interpretation"] = cj;
+  js["interpretation_summary"] = sj;
+  return text;
+}
+
+// --figures: Figure 2's analogue per model, from js["modality_drop"]; returns the "wrote" lines.
+std::string write_figures(const Options& opt, const nlohmann::json& js) {
+  if (opt.figures.empty()) return "";
+  std::filesystem::create_directories(opt.figures);
+  std::string out;
+  for (const std::string& model : opt.models) {
+    const std::string path = (std::filesystem::path(opt.figures) / fmt::format("modality_drop_{}.svg", model)).string();
+    fg::io::write_output(path, drop_svg(opt, model, js.at("modality_drop")), "--figures");
+    out += fmt::format("wrote {}\n", path);
+  }
+  return out;
+}
+
+// --tables: the tables of earlier runs' --out files, merged. The files must share every
+// setting that decides what a run trains (kSettingKeys) and their dataset; each (model, loss,
+// seed) may come from one file only. Rows: --models/--losses when given, else every model in
+// the order met and the losses in the paper's order.
+nlohmann::json read_result_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) FG_FAIL("--tables: cannot read '{}' (expected an --out file of an earlier mdm run)", path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    FG_FAIL("--tables: '{}' is not JSON ({})", path, e.what());
+  }
+  if (!j.is_object() || j.value("example", "") != "mdm" || !j.contains("cells") || !j["cells"].is_array() ||
+      !j.contains("options") || !j["options"].is_object())
+    FG_FAIL("--tables: '{}' is not the --out file of an mdm run (expected \"example\": \"mdm\" with \"options\" and "
+            "\"cells\")",
+            path);
+  return j;
+}
+
+int run_tables(const Options& opt_in) {
+  Options opt = opt_in;
+  std::vector<nlohmann::json> files;
+  for (const std::string& f : opt.tables) files.push_back(read_result_file(f));
+  const nlohmann::json& first = files.front();
+  std::vector<Cell> cells;
+  std::map<std::tuple<std::string, std::string, std::uint64_t>, std::string> origin;
+  std::vector<std::string> models, losses;
+  std::set<std::string> commits;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const nlohmann::json& j = files[i];
+    const std::string& path = opt.tables[i];
+    for (const std::string& k : kSettingKeys) {
+      const nlohmann::json a = first["options"].value(k, nlohmann::json()), b = j["options"].value(k, nlohmann::json());
+      if (a != b)
+        FG_FAIL("--tables: '{}' was run with {} = {}, '{}' with {}: merged tables need runs of the same settings",
+                path, k, b.dump(), opt.tables.front(), a.dump());
+    }
+    if (first.value("dataset", nlohmann::json()) != j.value("dataset", nlohmann::json()))
+      FG_FAIL("--tables: '{}' and '{}' describe different datasets ({} vs {})", path, opt.tables.front(),
+              j.value("dataset", nlohmann::json()).dump(), first.value("dataset", nlohmann::json()).dump());
+    if (j.contains("build") && j["build"].contains("commit")) commits.insert(j["build"]["commit"].dump());
+    for (std::size_t r = 0; r < j["cells"].size(); ++r) {
+      Cell c = cell_from_json(j["cells"][r], fmt::format("--tables: '{}', cells[{}]", path, r));
+      if (opt.models_given && std::find(opt.models.begin(), opt.models.end(), c.model) == opt.models.end()) continue;
+      if (opt.losses_given && std::find(opt.losses.begin(), opt.losses.end(), c.loss) == opt.losses.end()) continue;
+      const auto key = std::make_tuple(c.model, c.loss, c.seed);
+      if (origin.count(key))
+        FG_FAIL("--tables: {} {} seed {} is in both '{}' and '{}': give each run once", c.model, c.loss, c.seed,
+                origin[key], path);
+      origin[key] = path;
+      if (std::find(models.begin(), models.end(), c.model) == models.end()) models.push_back(c.model);
+      if (std::find(losses.begin(), losses.end(), c.loss) == losses.end()) losses.push_back(c.loss);
+      cells.push_back(std::move(c));
+    }
+  }
+  if (cells.empty()) FG_FAIL("--tables: no run in {} matches --models/--losses", fg::cli::join(opt.tables, ", "));
+  if (opt.interpret == 0) opt.interpret = first["options"].value("interpret", 0);  // Table 3's header
+  if (!opt.models_given) opt.models = models;
+  if (!opt.losses_given) {
+    opt.losses.clear();
+    for (const char* l : {"null", "kl", "f", "w", "w-log"})
+      if (std::find(losses.begin(), losses.end(), l) != losses.end()) opt.losses.push_back(l);
+  }
+  std::ostream& human = opt.out == "-" ? std::cerr : std::cout;
+  nlohmann::json js = {{"example", "mdm"},
+                       {"merged_from", opt.tables},
+                       {"options", first["options"]},
+                       {"dataset", first.value("dataset", nlohmann::json())}};
+  js["options"]["models"] = opt.models, js["options"]["losses"] = opt.losses, js["options"]["alpha"] = opt.alpha;
+  std::string text = fmt::format("mdm --tables: {} runs from {} files (corpus {}, epochs {}, lrs {})\n", cells.size(),
+                                 files.size(), first["options"].value("corpus", nlohmann::json()).dump(),
+                                 first["options"].value("epochs", nlohmann::json()).dump(),
+                                 first["options"].value("lrs", nlohmann::json()).dump());
+  if (commits.size() > 1)
+    text += fmt::format("note: the files come from {} builds ({}): float32 results may differ in rounding\n",
+                        commits.size(), fmt::join(commits, ", "));
+  if (first.contains("constant_predictor")) {
+    js["constant_predictor"] = first["constant_predictor"];
+    const auto m = fg::harness::metrics_from_json(first["constant_predictor"]["test"]);
+    text += fmt::format("constant predictor (train mean) on test: MAE {:.4f}, Acc2_has0 {:.4f}\n", m.mae, m.acc2_has0);
+  }
+  text += all_tables(opt, cells, js);  // (before write_figures, which reads js["modality_drop"])
+  text += write_figures(opt, js);
+  human << text;
+  if (!opt.out.empty()) {
+    fg::io::write_outputs({{opt.out, js.dump(2) + "\n", "--out"}});
+    if (opt.out != "-") human << "results written to " << opt.out << "\n";
+  }
+  return 0;
+}
+
 // ---------------------------------------------------------------- the program
 
 int run(const Options& opt) {
+  if (!opt.tables.empty()) return run_tables(opt);
   const auto t0 = fg::harness::Clock::now();
   std::ostream& human = opt.out == "-" ? std::cerr : std::cout;
   fg::harness::LoadedData d;
@@ -645,42 +923,9 @@ int run(const Options& opt) {
     rep.interrupted_signal = e.signal();
     rep.interrupted_message = e.message();
   }
-  nlohmann::json t2 = nlohmann::json::object(), dj = nlohmann::json::object(), cj = nlohmann::json::object();
-  std::string after = table2(opt, cells, t2) + drop_table(opt, cells, dj) + critic_table(opt, cells, cj) +
-                      interpretation_table(opt, cells);
-  nlohmann::json cells_json = nlohmann::json::array();
-  for (const Cell& c : cells) {
-    nlohmann::json lrs = nlohmann::json::array();
-    for (const auto& [lr, mae] : c.valid_by_lr) lrs.push_back({{"lr", lr}, {"valid_mae", mae}});
-    nlohmann::json dr = nlohmann::json::object();
-    for (const auto& [k, m] : c.dropped) dr[k] = fg::harness::metrics_json(m);
-    cells_json.push_back({{"model", c.model}, {"loss", c.loss}, {"seed", c.seed}, {"selected_lr", c.lr},
-                          {"valid_by_lr", lrs}, {"test", fg::harness::metrics_json(c.test)}, {"text_absent", dr},
-                          {"critic_auc", std::isfinite(c.auc) ? nlohmann::json(c.auc) : nlohmann::json(nullptr)},
-                          {"interpretation", c.interpretation}});
-  }
-  rep.json = {{"example", "mdm"},
-              {"options",
-               {{"models", opt.models}, {"losses", opt.losses}, {"lrs", opt.lrs}, {"lambda", opt.lambda},
-                {"unroll", opt.unroll}, {"critic_lr", opt.critic_lr}, {"alpha", opt.alpha}, {"corpus", opt.corpus},
-                {"quick", opt.quick}, {"epochs", opt.epochs}, {"bert_dir", opt.bert_dir}, {"bert_lr", opt.bert_lr},
-                {"max_pieces", opt.max_pieces}, {"batch_size", opt.batch_size},
-                {"limit_train", opt.limit_train}, {"limit_valid", opt.limit_valid}, {"limit_test", opt.limit_test},
-                {"interpret", opt.interpret},
-                {"optimizer", opt.optimizer}, {"weight_decay", opt.weight_decay}, {"data", opt.data}}},
-              {"dataset", d.info},
-              {"cells", cells_json},
-              {"table2", t2},
-              {"modality_drop", dj},
-              {"critic_interpretation", cj}};
-  if (!opt.figures.empty()) {
-    std::filesystem::create_directories(opt.figures);
-    for (const std::string& model : opt.models) {
-      const std::string path = (std::filesystem::path(opt.figures) / fmt::format("modality_drop_{}.svg", model)).string();
-      fg::io::write_output(path, drop_svg(opt, model, dj), "--figures");
-      after += fmt::format("wrote {}\n", path);
-    }
-  }
+  rep.json = {{"example", "mdm"}, {"options", options_json(opt)}, {"dataset", d.info}};
+  std::string after = all_tables(opt, cells, rep.json);  // (before write_figures, which reads its JSON)
+  after += write_figures(opt, rep.json);
   rep.json["seconds"] = fg::harness::seconds_since(t0);
   after += fmt::format("total {:.1f} s\n", fg::harness::seconds_since(t0));
   return fg::harness::write_report(rep, opt, human, after);

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "data/permute.h"
 #include "engine/autograd.h"
 #include "losses/dependency.h"
@@ -286,6 +288,8 @@ TEST_CASE("mdm: bad flags are usage errors naming the flag") {
   CHECK(fg::test::contains(err({"--interpret", "-1"}), "--interpret"));
   CHECK(fg::test::contains(err({"--limit-test", "-5", "--corpus", "reviews"}), "--limit-test"));
   CHECK(err({"--quick"}).empty());
+  CHECK(fg::test::contains(err({"--tables", "a.json", "--quick"}), "--tables: merges the results of finished runs"));
+  CHECK(err({"--tables", "a.json", "b.json", "--models", "mag_bert"}).empty());  // rows of a reviews run
 }
 
 TEST_CASE("mdm: Figure 2's picture draws one line per kept modality set over the losses") {
@@ -411,4 +415,160 @@ TEST_CASE("mdm: per-run checkpoint files (--checkpoint, and the one SIGTERM leav
   const auto i = fg::harness::train_options(opt, spec, 3, true);
   CHECK(std::filesystem::path(i.interrupt_checkpoint).parent_path() == "results");
   CHECK(fg::test::contains(i.interrupt_checkpoint, "tfn-w-log-lr0.001-seed3"));
+}
+
+// ---------------------------------------------------------------- --tables and the pooled Table 3
+
+namespace {
+
+// A made-up cell: test MAE `mae`, Acc2 `acc2`, and two interpretation rows.
+mdm::Cell fake_cell(const std::string& model, const std::string& loss, std::uint64_t seed, double mae, double acc2) {
+  mdm::Cell c;
+  c.model = model, c.loss = loss, c.seed = seed, c.lr = 0.001;
+  c.valid_by_lr = {{0.001, mae + 0.1}};
+  c.test.mae = mae, c.test.corr = 0.5, c.test.acc2_has0 = acc2, c.test.acc2_non0 = acc2, c.test.f1_has0 = acc2;
+  c.test.f1_non0 = acc2, c.test.acc7 = 0.2, c.test.acc5 = 0.3, c.test.n = 10, c.test.n_non0 = 10;
+  for (const char* keep : {"A", "V", "A+V"}) {
+    c.dropped[keep] = c.test;
+    c.dropped[keep].acc2_has0 = acc2 / 2;
+  }
+  c.auc = loss == "null" ? NAN : 0.5 + 0.01 * static_cast<double>(seed);
+  c.score_agree = 0.1, c.score_disagree = 0.2;
+  if (loss != "null")
+    c.interpretation = {
+        {{"end", "highest"}, {"position", 1}, {"row", 0}, {"critic_score", 1.0}, {"label", 2.0}, {"id", "a"},
+         {"text", "one two  three"}, {"prediction", {{"all", 1.5}}},
+         {"acoustic", {{"words_per_s", 3.0}, {"f0_mean_hz", 100.0}, {"f0_range_hz", nullptr}, {"energy_db_mean", -20.0}}}},
+        {{"end", "lowest"}, {"position", 1}, {"row", 1}, {"critic_score", 0.0}, {"label", -1.0}, {"id", "b"},
+         {"text", "four"}, {"prediction", {{"all", 0.5}}},
+         {"acoustic", {{"words_per_s", 1.0}, {"f0_mean_hz", 200.0}, {"f0_range_hz", 50.0}, {"energy_db_mean", -30.0}}}}};
+  return c;
+}
+
+// An --out file as an mdm run writes it (options, dataset, cells, constant predictor).
+std::string write_result(const std::filesystem::path& dir, const std::string& name, const std::vector<mdm::Cell>& cells,
+                         int epochs = 3) {
+  mdm::Options opt;
+  opt.epochs = epochs;
+  nlohmann::json j = {{"example", "mdm"}, {"options", mdm::options_json(opt)}, {"dataset", {{"kind", "made up"}}}};
+  fg::data::RegressionMetrics constant;
+  constant.mae = 1.7;
+  j["constant_predictor"] = {{"test", fg::harness::metrics_json(constant)}};
+  for (const auto& c : cells) j["cells"].push_back(mdm::cell_json(c));
+  const std::string path = (dir / name).string();
+  std::ofstream(path) << j.dump(2);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("mdm: a cell survives the results JSON (cell_json, cell_from_json)") {
+  const mdm::Cell c = fake_cell("lmf", "w", 3, 1.25, 0.625);
+  const mdm::Cell b = mdm::cell_from_json(mdm::cell_json(c), "here");
+  CHECK(b.model == "lmf");
+  CHECK(b.loss == "w");
+  CHECK(b.seed == 3);
+  CHECK(b.lr == 0.001);
+  REQUIRE(b.valid_by_lr.size() == 1);
+  CHECK(b.valid_by_lr[0].second == c.valid_by_lr[0].second);
+  CHECK(b.test.mae == 1.25);
+  CHECK(b.test.acc2_has0 == 0.625);
+  CHECK(b.dropped.at("A+V").acc2_has0 == 0.3125);
+  CHECK(b.auc == c.auc);
+  CHECK(b.score_disagree == 0.2);
+  CHECK(b.interpretation == c.interpretation);
+  const mdm::Cell n = mdm::cell_from_json(mdm::cell_json(fake_cell("lmf", "null", 0, 1, 0.5)), "here");
+  CHECK(std::isnan(n.auc));  // null in the file
+  CHECK(fg::test::contains(fg::test::error_of([] { mdm::cell_from_json({{"model", "lmf"}}, "f.json, cells[2]"); }),
+                           "f.json, cells[2]: not a cell of mdm's results"));
+}
+
+TEST_CASE("mdm --interpret: Table 3 pooled over seeds (interpretation_summary)") {
+  mdm::Options opt;
+  opt.models = {"lmf"};
+  opt.losses = {"null", "w"};
+  const std::vector<mdm::Cell> cells = {fake_cell("lmf", "null", 0, 1, 0.5), fake_cell("lmf", "w", 0, 1, 0.5),
+                                        fake_cell("lmf", "w", 1, 1, 0.5)};
+  nlohmann::json js;
+  const std::string text = mdm::interpretation_summary(opt, cells, js);
+  CHECK(fg::test::contains(text, "Table 3 pooled over seeds"));
+  const auto& hi = js["lmf"]["w"]["highest"];
+  CHECK(hi["n"] == 2);               // one row per seed
+  CHECK(hi["abs_label"] == 2.0);
+  CHECK(hi["positive"] == 1.0);
+  CHECK(hi["acc2"] == 1.0);          // prediction 1.5, label 2
+  CHECK(hi["words"] == 3.0);         // "one two  three"
+  CHECK(hi["f0_range_hz"].is_null());  // unvoiced everywhere: no mean
+  const auto& lo = js["lmf"]["w"]["lowest"];
+  CHECK(lo["positive"] == 0.0);
+  CHECK(lo["acc2"] == 0.0);          // prediction 0.5, label -1
+  CHECK(lo["words_per_s"] == 1.0);
+  CHECK(lo["agree"].is_null());      // no synthetic truth
+  CHECK_FALSE(js["lmf"].contains("null"));  // L_null has no critic
+  CHECK(mdm::interpretation_summary(opt, {fake_cell("lmf", "null", 0, 1, 0.5)}, js).empty());
+}
+
+TEST_CASE("mdm --tables: runs made in parts give the tables of one run; mismatched or repeated runs are refused") {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("fg_test_mdm_tables_{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  // L_null and L_W of 5 seeds, split over three files as a sweep would leave them
+  std::vector<mdm::Cell> a, b, c, all;
+  for (std::uint64_t s = 0; s < 5; ++s) {
+    all.push_back(fake_cell("lmf", "null", s, 1.0 + 0.01 * static_cast<double>(s), 0.6));
+    all.push_back(fake_cell("lmf", "w", s, 0.9 + 0.01 * static_cast<double>(s), 0.7));
+    (s < 2 ? a : b).push_back(all[all.size() - 2]);
+    c.push_back(all.back());
+  }
+  const std::string fa = write_result(dir, "a.json", a), fb = write_result(dir, "b.json", b),
+                    fc = write_result(dir, "c.json", c);
+  mdm::Options opt;
+  opt.tables = {fc, fa, fb};
+  opt.out = (dir / "merged.json").string();
+  opt.figures = (dir / "figs").string();
+  opt.quiet = true;
+  CHECK(mdm::run_tables(opt) == 0);
+  std::ifstream in(opt.out);
+  const nlohmann::json m = nlohmann::json::parse(in);
+  CHECK(m["cells"].size() == 10);
+  CHECK(m["options"]["losses"] == nlohmann::json({"null", "w"}));  // the paper's order, whatever the files' order
+  // the p-value is the WMW test of the merged values: every L_W MAE below every L_null MAE
+  std::vector<double> null_mae, w_mae;
+  for (const auto& x : all) (x.loss == "null" ? null_mae : w_mae).push_back(x.test.mae);
+  const auto t = fg::data::mann_whitney_u(w_mae, null_mae);
+  CHECK(m["table2"]["lmf"]["w"]["mae"]["n"] == 5);
+  CHECK(m["table2"]["lmf"]["w"]["mae"]["wmw_vs_null"]["p"].get<double>() == doctest::Approx(t.p).epsilon(1e-12));
+  CHECK(m["table2"]["lmf"]["w"]["mae"]["wmw_vs_null"]["significant"] == true);  // exact p = 2/252
+  CHECK(m["modality_drop"]["lmf"]["w"]["A"]["mean"] == doctest::Approx(0.5));
+  CHECK(m["interpretation_summary"]["lmf"]["w"]["highest"]["n"] == 5);
+  CHECK(std::filesystem::is_regular_file(dir / "figs" / "modality_drop_lmf.svg"));
+  // --losses selects rows
+  opt.losses = {"null"};
+  opt.losses_given = true;
+  opt.out = (dir / "null.json").string();
+  CHECK(mdm::run_tables(opt) == 0);
+  std::ifstream in2(opt.out);
+  CHECK(nlohmann::json::parse(in2)["cells"].size() == 5);
+  opt.losses_given = false;
+  opt.out.clear();
+  opt.figures.clear();
+  // a run given twice, other settings, other data, not mdm's file, no file
+  auto error = [&](std::vector<std::string> files) {
+    opt.tables = std::move(files);
+    return fg::test::error_of([&] { mdm::run_tables(opt); });
+  };
+  CHECK(fg::test::contains(error({fa, fa}), "lmf null seed 0 is in both"));
+  const std::string fe = write_result(dir, "epochs.json", c, 25);
+  CHECK(fg::test::contains(error({fa, fe}), "was run with epochs = 25"));
+  {
+    nlohmann::json j = nlohmann::json::parse(std::ifstream(fb));
+    j["dataset"] = {{"kind", "other"}};
+    std::ofstream((dir / "data.json").string()) << j.dump();
+  }
+  CHECK(fg::test::contains(error({fa, (dir / "data.json").string()}), "describe different datasets"));
+  std::ofstream((dir / "other.json").string()) << R"({"example": "mfm", "cells": []})";
+  CHECK(fg::test::contains(error({(dir / "other.json").string()}), "is not the --out file of an mdm run"));
+  std::ofstream((dir / "broken.json").string()) << "{";
+  CHECK(fg::test::contains(error({(dir / "broken.json").string()}), "is not JSON"));
+  CHECK(fg::test::contains(error({(dir / "missing.json").string()}), "cannot read"));
+  std::filesystem::remove_all(dir);
 }

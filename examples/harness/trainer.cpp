@@ -72,15 +72,6 @@ double from_bits(const std::string& s) {
   return v;
 }
 
-data::RegressionMetrics metrics_from_json(const nlohmann::json& j) {
-  auto num = [&](const char* k) { return j.at(k).is_null() ? std::nan("") : j.at(k).get<double>(); };
-  data::RegressionMetrics m;
-  m.mae = num("mae"), m.corr = num("corr"), m.acc2_has0 = num("acc2_has0"), m.acc2_non0 = num("acc2_non0");
-  m.f1_has0 = num("f1_has0"), m.f1_non0 = num("f1_non0"), m.acc7 = num("acc7"), m.acc5 = num("acc5");
-  m.n = j.at("n").get<std::int64_t>(), m.n_non0 = j.at("n_non0").get<std::int64_t>();
-  return m;
-}
-
 EpochRecord epoch_from_json(const nlohmann::json& j) {
   EpochRecord e;
   e.epoch = j.at("epoch");
@@ -243,6 +234,15 @@ void append_line(const std::string& path, const nlohmann::json& j) {
 }
 
 }  // namespace
+
+data::RegressionMetrics metrics_from_json(const nlohmann::json& j) {
+  auto num = [&](const char* k) { return j.at(k).is_null() ? std::nan("") : j.at(k).get<double>(); };
+  data::RegressionMetrics m;
+  m.mae = num("mae"), m.corr = num("corr"), m.acc2_has0 = num("acc2_has0"), m.acc2_non0 = num("acc2_non0");
+  m.f1_has0 = num("f1_has0"), m.f1_non0 = num("f1_non0"), m.acc7 = num("acc7"), m.acc5 = num("acc5");
+  m.n = j.at("n").get<std::int64_t>(), m.n_non0 = j.at("n_non0").get<std::int64_t>();
+  return m;
+}
 
 int stop_signal() { return g_signal; }
 void clear_stop_signal() { g_signal = 0; }

@@ -183,6 +183,8 @@ inline double seconds_since(Clock::time_point t0) {
 
 // {"mae": ..., "corr": ...} (NaN becomes null).
 nlohmann::json metrics_json(const data::RegressionMetrics& m);
+// The inverse (null becomes NaN); throws nlohmann::json's errors on a missing or mistyped field.
+data::RegressionMetrics metrics_from_json(const nlohmann::json& j);
 nlohmann::json epoch_json(const EpochRecord& e);
 
 }  // namespace fg::harness
