@@ -762,8 +762,9 @@ std::string write_figures(const Options& opt, const nlohmann::json& js) {
 }
 
 // --tables: the tables of earlier runs' --out files, merged. The files must share every
-// setting that decides what a run trains (kSettingKeys) and their dataset; each (model, loss,
-// seed) may come from one file only. Rows: --models/--losses when given, else every model in
+// setting that decides what a run trains (kSettingKeys; one that a file from an older build
+// does not record is not compared, and the output says so) and their dataset; each (model,
+// loss, seed) may come from one file only. Rows: --models/--losses when given, else every model in
 // the order met and the losses in the paper's order.
 nlohmann::json read_result_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -791,10 +792,15 @@ int run_tables(const Options& opt_in) {
   std::map<std::tuple<std::string, std::string, std::uint64_t>, std::string> origin;
   std::vector<std::string> models, losses;
   std::set<std::string> commits;
+  std::set<std::string> unrecorded;  // settings some files do not record (not compared)
   for (std::size_t i = 0; i < files.size(); ++i) {
     const nlohmann::json& j = files[i];
     const std::string& path = opt.tables[i];
     for (const std::string& k : kSettingKeys) {
+      if (first["options"].contains(k) != j["options"].contains(k)) {  // a file from before the key was recorded
+        unrecorded.insert(k);
+        continue;
+      }
       const nlohmann::json a = first["options"].value(k, nlohmann::json()), b = j["options"].value(k, nlohmann::json());
       if (a != b)
         FG_FAIL("--tables: '{}' was run with {} = {}, '{}' with {}: merged tables need runs of the same settings",
@@ -836,6 +842,9 @@ int run_tables(const Options& opt_in) {
                                  files.size(), first["options"].value("corpus", nlohmann::json()).dump(),
                                  first["options"].value("epochs", nlohmann::json()).dump(),
                                  first["options"].value("lrs", nlohmann::json()).dump());
+  if (!unrecorded.empty())
+    text += fmt::format("note: not compared, as some files (from older builds) do not record them: {}\n",
+                        fmt::join(unrecorded, ", "));
   if (commits.size() > 1)
     text += fmt::format("note: the files come from {} builds ({}): float32 results may differ in rounding\n",
                         commits.size(), fmt::join(commits, ", "));
