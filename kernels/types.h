@@ -58,6 +58,40 @@ struct BroadcastPlan {
   }
 };
 
+// The same plan with size-1 axes dropped and neighbouring axes merged wherever they are
+// contiguous for all of the first `nin` inputs (fewer, longer axes: cheaper index math, and
+// contiguous rows for the CPU fast path). A single element becomes one axis of length 1
+// with stride 0. Host code; used by the CPU fast path and the CUDA launchers alike.
+inline BroadcastPlan coalesce_broadcast_plan(const BroadcastPlan& in, int nin) {
+  BroadcastPlan out;
+  out.ninputs = nin;
+  out.numel = in.numel;
+  out.ndim = 0;
+  for (int d = 0; d < in.ndim; ++d) {
+    if (in.shape[d] == 1) continue;
+    if (out.ndim > 0) {
+      const int last = out.ndim - 1;
+      bool mergeable = true;
+      for (int k = 0; k < nin; ++k)
+        if (out.stride[k][last] != in.stride[k][d] * in.shape[d]) mergeable = false;
+      if (mergeable) {
+        out.shape[last] *= in.shape[d];
+        for (int k = 0; k < nin; ++k) out.stride[k][last] = in.stride[k][d];
+        continue;
+      }
+    }
+    out.shape[out.ndim] = in.shape[d];
+    for (int k = 0; k < nin; ++k) out.stride[k][out.ndim] = in.stride[k][d];
+    ++out.ndim;
+  }
+  if (out.ndim == 0) {  // a single element
+    out.ndim = 1;
+    out.shape[0] = in.numel;
+    for (int k = 0; k < nin; ++k) out.stride[k][0] = 0;
+  }
+  return out;
+}
+
 // A reduction or axis-wise op views its input as [outer, n, inner] and works
 // along the middle axis. Reducing over all elements is outer = inner = 1.
 struct AxisView {

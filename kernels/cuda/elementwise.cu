@@ -164,37 +164,6 @@ __device__ __forceinline__ void plan_offsets(const Plan<I>& p, I i, I (&off)[NIN
   for (int k = 0; k < NIN; ++k) off[k] += i * p.stride[k][0];  // i < shape[0]: no division needed
 }
 
-// Drops size-1 axes and merges neighbouring axes that are contiguous for all `nin` inputs.
-BroadcastPlan coalesce(const BroadcastPlan& in, int nin) {
-  BroadcastPlan out;
-  out.ninputs = nin;
-  out.numel = in.numel;
-  out.ndim = 0;
-  for (int d = 0; d < in.ndim; ++d) {
-    if (in.shape[d] == 1) continue;
-    if (out.ndim > 0) {
-      const int last = out.ndim - 1;
-      bool mergeable = true;
-      for (int k = 0; k < nin; ++k)
-        if (out.stride[k][last] != in.stride[k][d] * in.shape[d]) mergeable = false;
-      if (mergeable) {
-        out.shape[last] *= in.shape[d];
-        for (int k = 0; k < nin; ++k) out.stride[k][last] = in.stride[k][d];
-        continue;
-      }
-    }
-    out.shape[out.ndim] = in.shape[d];
-    for (int k = 0; k < nin; ++k) out.stride[k][out.ndim] = in.stride[k][d];
-    ++out.ndim;
-  }
-  if (out.ndim == 0) {  // a single element
-    out.ndim = 1;
-    out.shape[0] = in.numel;
-    for (int k = 0; k < nin; ++k) out.stride[k][0] = 0;
-  }
-  return out;
-}
-
 template <class I>
 Plan<I> device_plan(const BroadcastPlan& c, int nin) {
   Plan<I> p;
@@ -393,7 +362,7 @@ void binary_forward(BinaryOp op, const BroadcastPlan& plan, DType dt, const void
   const auto* af = static_cast<const float*>(a);
   const auto* bf = static_cast<const float*>(b);
   auto* of = static_cast<float*>(out);
-  const BroadcastPlan c = coalesce(plan, 2);
+  const BroadcastPlan c = coalesce_broadcast_plan(plan, 2);
   const cudaStream_t s = ::fg::cuda::current_stream();
   with_binary_op(op, [&](auto tag) {
     constexpr BinaryOp OP = decltype(tag)::value;
@@ -417,7 +386,7 @@ void binary_backward(BinaryOp op, const BroadcastPlan& plan, DType dt, const voi
                      void* ga_full, void* gb_full) {
   require_f32(dt, "binary_backward");
   if (plan.numel <= 0 || (!ga_full && !gb_full)) return;
-  const BroadcastPlan c = coalesce(plan, 2);
+  const BroadcastPlan c = coalesce_broadcast_plan(plan, 2);
   const cudaStream_t s = ::fg::cuda::current_stream();
   const auto* af = static_cast<const float*>(a);
   const auto* bf = static_cast<const float*>(b);
@@ -444,7 +413,7 @@ void binary_backward(BinaryOp op, const BroadcastPlan& plan, DType dt, const voi
 void where_forward(const BroadcastPlan& plan, DType dt, const void* cond, const void* a, const void* b, void* out) {
   require_f32(dt, "where_forward");
   if (plan.numel <= 0) return;
-  const BroadcastPlan c = coalesce(plan, 3);
+  const BroadcastPlan c = coalesce_broadcast_plan(plan, 3);
   const cudaStream_t s = ::fg::cuda::current_stream();
   const auto* cf = static_cast<const float*>(cond);
   const auto* af = static_cast<const float*>(a);
@@ -463,7 +432,7 @@ void where_backward(const BroadcastPlan& plan, DType dt, const void* cond, const
                     void* gb_full) {
   require_f32(dt, "where_backward");
   if (plan.numel <= 0 || (!ga_full && !gb_full)) return;
-  const BroadcastPlan c = coalesce(plan, 1);  // only cond (input 0) is read through the plan
+  const BroadcastPlan c = coalesce_broadcast_plan(plan, 1);  // only cond (input 0) is read through the plan
   const cudaStream_t s = ::fg::cuda::current_stream();
   const auto* cf = static_cast<const float*>(cond);
   const auto* gf = static_cast<const float*>(gy);

@@ -66,36 +66,6 @@ void parallel_range(std::int64_t n, std::int64_t grain, Body&& body) {
   }
 }
 
-// A BroadcastPlan with adjacent dimensions merged wherever every input allows it, and
-// size-1 dimensions dropped.
-BroadcastPlan coalesce(const BroadcastPlan& in) {
-  BroadcastPlan p = in;
-  p.ndim = 0;
-  for (int d = 0; d < in.ndim; ++d) {
-    if (in.shape[d] == 1) continue;
-    if (p.ndim > 0) {
-      const int last = p.ndim - 1;
-      bool merge = true;
-      for (int k = 0; k < in.ninputs; ++k)
-        if (p.stride[k][last] != in.stride[k][d] * in.shape[d]) merge = false;
-      if (merge) {
-        p.shape[last] *= in.shape[d];
-        for (int k = 0; k < in.ninputs; ++k) p.stride[k][last] = in.stride[k][d];
-        continue;
-      }
-    }
-    p.shape[p.ndim] = in.shape[d];
-    for (int k = 0; k < in.ninputs; ++k) p.stride[k][p.ndim] = in.stride[k][d];
-    ++p.ndim;
-  }
-  if (p.ndim == 0) {  // a single element
-    p.ndim = 1;
-    p.shape[0] = 1;
-    for (int k = 0; k < in.ninputs; ++k) p.stride[k][0] = 1;
-  }
-  return p;
-}
-
 // The rows of a two-input plan: the last (merged) dimension has length len and input
 // strides sa, sb in {0, 1}; rows() gives each row's input offsets. False when the layout
 // is not of that kind or the rows are too short to be worth it.
@@ -107,7 +77,7 @@ struct Rows {
 
 bool make_rows(const BroadcastPlan& in, Rows& r) {
   if (in.numel == 0) return false;
-  r.plan = coalesce(in);
+  r.plan = coalesce_broadcast_plan(in, in.ninputs);
   const int last = r.plan.ndim - 1;
   r.len = r.plan.shape[last];
   const std::int64_t s0 = r.plan.stride[0][last], s1 = r.plan.stride[1][last];
@@ -144,6 +114,22 @@ void for_rows(const Rows& r, Body&& body) {
   parallel_range(r.count, rows_per_grain, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t row = b; row < e; ++row) body(row, 0, r.len);
   });
+}
+
+// The fast path of a two-input op, when it applies (an ISA table, an op it has, rows of unit
+// or zero stride: make_rows): body(table, n, a_piece, sa, b_piece, sb, out_offset) on each
+// contiguous piece of the output, spread over the threads. False, touching nothing, otherwise.
+template <class Body>
+bool each_binary_piece(BinaryOp op, const BroadcastPlan& plan, const float* a, const float* b, Body&& body) {
+  const IsaTable* t = table();
+  Rows r;
+  if (!t || !binary_supported(op) || !make_rows(plan, r)) return false;
+  for_rows(r, [&](std::int64_t row, std::int64_t beg, std::int64_t end) {
+    std::int64_t oa, ob;
+    row_offsets(r, row, oa, ob);
+    body(*t, end - beg, a + oa + beg * r.sa, r.sa, b + ob + beg * r.sb, r.sb, row * r.len + beg);
+  });
+  return true;
 }
 
 }  // namespace
@@ -214,30 +200,19 @@ bool unary_backward(UnaryOp op, UnaryParams p, std::int64_t n, const float* x, c
 }
 
 bool binary_forward(BinaryOp op, const BroadcastPlan& plan, const float* a, const float* b, float* out) {
-  const IsaTable* t = table();
-  Rows r;
-  if (!t || !binary_supported(op) || !make_rows(plan, r)) return false;
-  for_rows(r, [&](std::int64_t row, std::int64_t beg, std::int64_t end) {
-    std::int64_t oa, ob;
-    row_offsets(r, row, oa, ob);
-    t->binary_fwd(op, end - beg, a + oa + beg * r.sa, r.sa, b + ob + beg * r.sb, r.sb, out + row * r.len + beg);
-  });
-  return true;
+  return each_binary_piece(op, plan, a, b,
+                           [&](const IsaTable& t, std::int64_t n, const float* pa, int sa, const float* pb, int sb,
+                               std::int64_t o) { t.binary_fwd(op, n, pa, sa, pb, sb, out + o); });
 }
 
 bool binary_backward(BinaryOp op, const BroadcastPlan& plan, const float* a, const float* b, const float* gy,
                      float* ga_full, float* gb_full) {
-  const IsaTable* t = table();
-  Rows r;
-  if (!t || !binary_supported(op) || !make_rows(plan, r)) return false;
-  for_rows(r, [&](std::int64_t row, std::int64_t beg, std::int64_t end) {
-    std::int64_t oa, ob;
-    row_offsets(r, row, oa, ob);
-    const std::int64_t o = row * r.len + beg;
-    t->binary_bwd(op, end - beg, a + oa + beg * r.sa, r.sa, b + ob + beg * r.sb, r.sb, gy + o,
-                  ga_full ? ga_full + o : nullptr, gb_full ? gb_full + o : nullptr);
-  });
-  return true;
+  return each_binary_piece(op, plan, a, b,
+                           [&](const IsaTable& t, std::int64_t n, const float* pa, int sa, const float* pb, int sb,
+                               std::int64_t o) {
+                             t.binary_bwd(op, n, pa, sa, pb, sb, gy + o, ga_full ? ga_full + o : nullptr,
+                                          gb_full ? gb_full + o : nullptr);
+                           });
 }
 
 bool reduce_sum(bool mean, AxisView v, const float* x, float* out) {
